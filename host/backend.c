@@ -1,0 +1,225 @@
+/*
+ * backend.c — choosing a backend, and the one checked dispatch layer.
+ *
+ * Every nb_be_* wrapper validates its arguments (dimensions, that each
+ * view's extent lies inside its buffer, dtypes, enum ranges) and only then
+ * calls the backend's op, so no backend needs its own checks and a bad
+ * shape is reported the same way everywhere, with the op's name.
+ */
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+/* ------------------------------------------------------------ creation */
+
+nb_status nb_backend_create(const char *device, nb_backend **out)
+{
+    if (!out) return NB_FAIL(NB_ERR_ARG, "nb_backend_create: out is NULL");
+    *out = NULL;
+    if (!device || strcmp(device, "cpu") == 0) return nb_cpu_backend_create(out);
+    return NB_FAIL(NB_ERR_ARG, "nb_backend_create: unknown device '%s' (this build knows: cpu)",
+                   device);
+}
+
+void nb_backend_free(nb_backend *be)
+{
+    if (!be) return;
+    if (be->ops && be->ops->destroy) be->ops->destroy(be->ctx);
+    free(be);
+}
+
+const char *nb_backend_name(const nb_backend *be) { return be ? be->name : "(none)"; }
+
+/* ------------------------------------------------------------- helpers */
+
+/* Does [off, off + extent) of the view fit in its buffer, with the dtype? */
+static nb_status check_view(const char *op, const char *what, nb_view v, size_t extent,
+                            nb_dtype dtype)
+{
+    if (!v.buf || !v.buf->handle)
+        return NB_FAIL(NB_ERR_ARG, "%s: %s is not an allocated buffer", op, what);
+    if (v.buf->dtype != dtype)
+        return NB_FAIL(NB_ERR_ARG, "%s: %s has the wrong element type", op, what);
+    if (v.off > v.buf->n || extent > v.buf->n - v.off)
+        return NB_FAIL(NB_ERR_ARG, "%s: %s [%zu, %zu + %zu) exceeds its buffer of %zu", op, what,
+                       v.off, v.off, extent, v.buf->n);
+    return NB_OK;
+}
+
+/* rows * cols without overflow, both non-zero. */
+static nb_status check_dims(const char *op, size_t rows, size_t cols, size_t *n)
+{
+    if (rows == 0 || cols == 0)
+        return NB_FAIL(NB_ERR_ARG, "%s: empty shape (%zu, %zu)", op, rows, cols);
+    if (!nb_mul_ok(rows, cols, n))
+        return NB_FAIL(NB_ERR_ARG, "%s: shape (%zu, %zu) overflows", op, rows, cols);
+    return NB_OK;
+}
+
+static nb_status check_act(const char *op, nb_act act)
+{
+    if ((unsigned)act > (unsigned)NB_ACT_SOFTMAX)
+        return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d", op, (int)act);
+    return NB_OK;
+}
+
+/* ------------------------------------------------------------- buffers */
+
+nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype)
+{
+    size_t bytes;
+    b->handle = NULL;
+    b->n = n;
+    b->dtype = dtype;
+    if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_alloc: zero-sized buffer");
+    if (!nb_mul_ok(n, 4, &bytes))
+        return NB_FAIL(NB_ERR_ARG, "nb_be_alloc: %zu elements overflow", n);
+    return be->ops->buf_alloc(be->ctx, b);
+}
+
+void nb_be_free(nb_backend *be, nb_buf *b)
+{
+    if (b && b->handle) be->ops->buf_free(be->ctx, b);
+    if (b) b->handle = NULL;
+}
+
+nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n)
+{
+    if (n == 0) return NB_OK;
+    if (!src) return NB_FAIL(NB_ERR_ARG, "nb_be_write: src is NULL");
+    NB_TRY(check_view("nb_be_write", "dst", nb_view_at(dst, off), n, dst->dtype));
+    return be->ops->buf_write(be->ctx, dst, off, src, n);
+}
+
+nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n)
+{
+    if (n == 0) return NB_OK;
+    if (!dst) return NB_FAIL(NB_ERR_ARG, "nb_be_read: dst is NULL");
+    NB_TRY(check_view("nb_be_read", "src", nb_view_at(src, off), n, src->dtype));
+    return be->ops->buf_read(be->ctx, src, off, dst, n);
+}
+
+nb_status nb_be_copy(nb_backend *be, size_t n, nb_view src, nb_view dst)
+{
+    if (n == 0) return NB_OK;
+    NB_TRY(check_view("nb_be_copy", "src", src, n, NB_F32));
+    NB_TRY(check_view("nb_be_copy", "dst", dst, n, NB_F32));
+    return be->ops->copy(be->ctx, n, src, dst);
+}
+
+nb_status nb_be_fill(nb_backend *be, size_t n, float value, nb_view x)
+{
+    if (n == 0) return NB_OK;
+    NB_TRY(check_view("nb_be_fill", "x", x, n, NB_F32));
+    return be->ops->fill(be->ctx, n, value, x);
+}
+
+nb_status nb_be_sync(nb_backend *be) { return be->ops->sync ? be->ops->sync(be->ctx) : NB_OK; }
+
+/* ------------------------------------------------------------------ ops */
+
+nb_status nb_be_gemm(nb_backend *be, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                     nb_view A, nb_view B, float beta, nb_view C)
+{
+    size_t na = 0, nb = 0, nc = 0;
+    NB_TRY(check_dims("nb_be_gemm", M, K, &na));
+    NB_TRY(check_dims("nb_be_gemm", K, N, &nb));
+    NB_TRY(check_dims("nb_be_gemm", M, N, &nc));
+    NB_TRY(check_view("nb_be_gemm", "A", A, na, NB_F32));
+    NB_TRY(check_view("nb_be_gemm", "B", B, nb, NB_F32));
+    NB_TRY(check_view("nb_be_gemm", "C", C, nc, NB_F32));
+    if (C.buf == A.buf || C.buf == B.buf) {
+        /* Same buffer is fine only if C does not overlap A or B. */
+        size_t c0 = C.off, c1 = C.off + nc;
+        if ((C.buf == A.buf && A.off < c1 && c0 < A.off + na) ||
+            (C.buf == B.buf && B.off < c1 && c0 < B.off + nb))
+            return NB_FAIL(NB_ERR_ARG, "nb_be_gemm: C overlaps an input");
+    }
+    return be->ops->gemm(be->ctx, ta, tb, M, N, K, alpha, A, B, beta, C);
+}
+
+nb_status nb_be_gather_rows(nb_backend *be, size_t rows, size_t cols, size_t src_rows,
+                            nb_view src, nb_view idx, nb_view dst)
+{
+    size_t n = 0, ns = 0;
+    NB_TRY(check_dims("nb_be_gather_rows", rows, cols, &n));
+    NB_TRY(check_dims("nb_be_gather_rows", src_rows, cols, &ns));
+    NB_TRY(check_view("nb_be_gather_rows", "src", src, ns, NB_F32));
+    NB_TRY(check_view("nb_be_gather_rows", "idx", idx, rows, NB_I32));
+    NB_TRY(check_view("nb_be_gather_rows", "dst", dst, n, NB_F32));
+    if (src_rows > INT32_MAX)
+        return NB_FAIL(NB_ERR_ARG, "nb_be_gather_rows: %zu source rows exceed int32", src_rows);
+    return be->ops->gather_rows(be->ctx, rows, cols, src, idx, dst);
+}
+
+nb_status nb_be_bias_act(nb_backend *be, nb_act act, size_t rows, size_t cols, nb_view bias,
+                         nb_view Y)
+{
+    size_t n = 0;
+    NB_TRY(check_act("nb_be_bias_act", act));
+    NB_TRY(check_dims("nb_be_bias_act", rows, cols, &n));
+    NB_TRY(check_view("nb_be_bias_act", "bias", bias, cols, NB_F32));
+    NB_TRY(check_view("nb_be_bias_act", "Y", Y, n, NB_F32));
+    return be->ops->bias_act(be->ctx, act, rows, cols, bias, Y);
+}
+
+nb_status nb_be_act_backward(nb_backend *be, nb_act act, size_t n, nb_view Y, nb_view dY)
+{
+    NB_TRY(check_act("nb_be_act_backward", act));
+    if (act == NB_ACT_SOFTMAX)
+        return NB_FAIL(NB_ERR_ARG, "nb_be_act_backward: softmax is only differentiated through "
+                                   "the cross-entropy loss");
+    if (n == 0) return NB_OK;
+    NB_TRY(check_view("nb_be_act_backward", "Y", Y, n, NB_F32));
+    NB_TRY(check_view("nb_be_act_backward", "dY", dY, n, NB_F32));
+    return be->ops->act_backward(be->ctx, act, n, Y, dY);
+}
+
+nb_status nb_be_loss(nb_backend *be, nb_loss loss, size_t rows, size_t cols, float scale,
+                     nb_view out, nb_view target, nb_view dOut, nb_view acc)
+{
+    size_t n = 0;
+    if ((unsigned)loss > (unsigned)NB_LOSS_XENT)
+        return NB_FAIL(NB_ERR_ARG, "nb_be_loss: unknown loss %d", (int)loss);
+    NB_TRY(check_dims("nb_be_loss", rows, cols, &n));
+    NB_TRY(check_view("nb_be_loss", "out", out, n, NB_F32));
+    NB_TRY(check_view("nb_be_loss", "target", target, n, NB_F32));
+    NB_TRY(check_view("nb_be_loss", "dOut", dOut, n, NB_F32));
+    NB_TRY(check_view("nb_be_loss", "acc", acc, 1, NB_F32));
+    return be->ops->loss(be->ctx, loss, rows, cols, scale, out, target, dOut, acc);
+}
+
+nb_status nb_be_col_sum(nb_backend *be, size_t rows, size_t cols, float beta, nb_view dY,
+                        nb_view db)
+{
+    size_t n = 0;
+    if (beta != 0.0f && beta != 1.0f)
+        return NB_FAIL(NB_ERR_ARG, "nb_be_col_sum: beta %g is not 0 or 1", (double)beta);
+    NB_TRY(check_dims("nb_be_col_sum", rows, cols, &n));
+    NB_TRY(check_view("nb_be_col_sum", "dY", dY, n, NB_F32));
+    NB_TRY(check_view("nb_be_col_sum", "db", db, cols, NB_F32));
+    return be->ops->col_sum(be->ctx, rows, cols, beta, dY, db);
+}
+
+nb_status nb_be_sum_sq(nb_backend *be, size_t n, nb_view x, nb_view out)
+{
+    if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_sum_sq: empty vector");
+    NB_TRY(check_view("nb_be_sum_sq", "x", x, n, NB_F32));
+    NB_TRY(check_view("nb_be_sum_sq", "out", out, 1, NB_F32));
+    return be->ops->sum_sq(be->ctx, n, x, out);
+}
+
+nb_status nb_be_update(nb_backend *be, const nb_optim_step *step, size_t n, nb_view theta,
+                       nb_view grad, nb_view state)
+{
+    if (!step) return NB_FAIL(NB_ERR_ARG, "nb_be_update: step is NULL");
+    if (step->kind != NB_OPTIM_SGD)
+        return NB_FAIL(NB_ERR_ARG, "nb_be_update: unknown optimizer %d", (int)step->kind);
+    if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_update: empty parameter vector");
+    NB_TRY(check_view("nb_be_update", "theta", theta, n, NB_F32));
+    NB_TRY(check_view("nb_be_update", "grad", grad, n, NB_F32));
+    return be->ops->update(be->ctx, step, n, theta, grad, state);
+}

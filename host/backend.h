@@ -1,0 +1,134 @@
+/*
+ * backend.h — the backend interface (private).
+ *
+ * A backend is a table of function pointers plus a context. Its ops are
+ * the building blocks of one training step; the model, trainer and
+ * descent schedule are written once against them and never know which
+ * backend runs.
+ *
+ * Only host/backend.c calls through the table: its nb_be_* wrappers check
+ * every argument (shapes, views in bounds, enum ranges) once, so a backend
+ * implementation may assume valid input. Everyone else calls nb_be_*.
+ *
+ * Buffers hold n 4-byte elements (float32 or int32) in the backend's memory
+ * (host RAM for cpu, device memory for OpenCL). Ops address them through
+ * views: a buffer plus an element offset, so one allocation can hold many
+ * named tensors. Matrices are row-major and contiguous.
+ */
+#ifndef NB_BACKEND_H
+#define NB_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nabla.h"
+
+typedef enum nb_dtype { NB_F32 = 0, NB_I32 = 1 } nb_dtype;
+
+typedef struct nb_buf {
+    void *handle;   /* backend's own: float* on cpu, cl_mem on OpenCL */
+    size_t n;       /* elements                                       */
+    nb_dtype dtype; /* what the elements are                          */
+} nb_buf;
+
+/* A tensor inside a buffer: elements [off, off + extent). */
+typedef struct nb_view {
+    const nb_buf *buf;
+    size_t off;
+} nb_view;
+
+static inline nb_view nb_view_at(const nb_buf *b, size_t off)
+{
+    nb_view v = {b, off};
+    return v;
+}
+
+/* Optimizers the update op understands. Plain gradient descent for now;
+ * the optimizer state buffer is unused by it. */
+typedef enum nb_optim_kind { NB_OPTIM_SGD = 0 } nb_optim_kind;
+
+typedef struct nb_optim_step {
+    nb_optim_kind kind;
+    float lr; /* α of this step */
+} nb_optim_step;
+
+typedef struct nb_backend_ops {
+    const char *name;
+    void (*destroy)(void *ctx);
+
+    /* Buffers. alloc fills b->handle for b->n elements (contents undefined). */
+    nb_status (*buf_alloc)(void *ctx, nb_buf *b);
+    void (*buf_free)(void *ctx, nb_buf *b);
+    nb_status (*buf_write)(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n);
+    nb_status (*buf_read)(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n);
+    /* dst[0..n) = src[0..n), both views of float buffers. */
+    nb_status (*copy)(void *ctx, size_t n, nb_view src, nb_view dst);
+    /* x[0..n) = value. */
+    nb_status (*fill)(void *ctx, size_t n, float value, nb_view x);
+    /* Wait for queued work (optional: NULL for synchronous backends). */
+    nb_status (*sync)(void *ctx);
+
+    /* C (M, N) = alpha · op(A) · op(B) + beta · C, row-major; op(A) is
+     * (M, K), so A is stored (M, K) or, transposed, (K, M); likewise B.
+     * beta == 0 overwrites C without reading it. */
+    nb_status (*gemm)(void *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                      nb_view A, nb_view B, float beta, nb_view C);
+    /* dst (rows, cols) row i = src row idx[i]; idx is an int32 view. */
+    nb_status (*gather_rows)(void *ctx, size_t rows, size_t cols, nb_view src, nb_view idx,
+                             nb_view dst);
+    /* Y (rows, cols) = act(Y + bias) in place; bias (cols). Softmax is row-wise. */
+    nb_status (*bias_act)(void *ctx, nb_act act, size_t rows, size_t cols, nb_view bias,
+                          nb_view Y);
+    /* dY (n) *= act'(z) written in terms of the output Y (n). Not for softmax. */
+    nb_status (*act_backward)(void *ctx, nb_act act, size_t n, nb_view Y, nb_view dY);
+    /* For out and target (rows, cols):
+     *   MSE : loss_r = Σ_c (out − t)²,              dOut = scale · 2 (out − t)
+     *   XENT: out holds logits z; loss_r = Σ_c t_c (lse(z) − z_c),
+     *         dOut = scale · (softmax(z) · Σ_c t_c − t)
+     * and acc[0] += Σ_r loss_r, summed in a fixed order (deterministic). */
+    nb_status (*loss)(void *ctx, nb_loss loss, size_t rows, size_t cols, float scale,
+                      nb_view out, nb_view target, nb_view dOut, nb_view acc);
+    /* db (cols) = Σ_r dY[r, :] + beta · db; beta ∈ {0, 1}. */
+    nb_status (*col_sum)(void *ctx, size_t rows, size_t cols, float beta, nb_view dY,
+                         nb_view db);
+    /* out[0] = Σ x², deterministic. */
+    nb_status (*sum_sq)(void *ctx, size_t n, nb_view x, nb_view out);
+    /* θ (n) ← update(θ, g, state) for one optimizer step; one launch. */
+    nb_status (*update)(void *ctx, const nb_optim_step *step, size_t n, nb_view theta,
+                        nb_view grad, nb_view state);
+} nb_backend_ops;
+
+struct nb_backend {
+    const nb_backend_ops *ops;
+    void *ctx;
+    char name[96];
+};
+
+/* Backend constructors; each fills *out or fails with the reason. */
+nb_status nb_cpu_backend_create(nb_backend **out);
+
+/* ---- checked dispatch: the only callers of the ops table ---- */
+nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);
+void nb_be_free(nb_backend *be, nb_buf *b); /* tolerates a never-allocated b */
+nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n);
+nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n);
+nb_status nb_be_copy(nb_backend *be, size_t n, nb_view src, nb_view dst);
+nb_status nb_be_fill(nb_backend *be, size_t n, float value, nb_view x);
+nb_status nb_be_sync(nb_backend *be);
+nb_status nb_be_gemm(nb_backend *be, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                     nb_view A, nb_view B, float beta, nb_view C);
+nb_status nb_be_gather_rows(nb_backend *be, size_t rows, size_t cols, size_t src_rows,
+                            nb_view src, nb_view idx, nb_view dst);
+nb_status nb_be_bias_act(nb_backend *be, nb_act act, size_t rows, size_t cols, nb_view bias,
+                         nb_view Y);
+nb_status nb_be_act_backward(nb_backend *be, nb_act act, size_t n, nb_view Y, nb_view dY);
+nb_status nb_be_loss(nb_backend *be, nb_loss loss, size_t rows, size_t cols, float scale,
+                     nb_view out, nb_view target, nb_view dOut, nb_view acc);
+nb_status nb_be_col_sum(nb_backend *be, size_t rows, size_t cols, float beta, nb_view dY,
+                        nb_view db);
+nb_status nb_be_sum_sq(nb_backend *be, size_t n, nb_view x, nb_view out);
+nb_status nb_be_update(nb_backend *be, const nb_optim_step *step, size_t n, nb_view theta,
+                       nb_view grad, nb_view state);
+
+#endif

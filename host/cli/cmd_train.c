@@ -1,0 +1,360 @@
+/*
+ * cmd_train.c — `nabla train`: load a CSV (or the bundled digits), split
+ * off validation rows, build the model, train it and report each epoch.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "nabla.h"
+
+/* The bundled UCI digits (data/digits.csv), embedded at build time. */
+extern const unsigned char nb_embedded_digits_csv[];
+extern const unsigned long nb_embedded_digits_csv_size;
+
+enum { MAX_LAYERS = 64 };
+
+static const char train_help[] =
+    "usage: nabla train [options]\n"
+    "\n"
+    "Train a multilayer perceptron by gradient descent. With no options it\n"
+    "trains 64-32-10 (sigmoid, MSE) on the bundled 8x8 digits.\n"
+    "\n"
+    "Data\n"
+    "  --data FILE.csv     comma-separated numbers (default: bundled digits)\n"
+    "  --header            the first row is a header\n"
+    "  --no-header         the first row is data (default: detect)\n"
+    "  --label-col N       0-based label column, or 'last' (default: last)\n"
+    "  --regression        the label column is a real-valued target\n"
+    "  --targets K         the last K columns are real-valued targets\n"
+    "  --standardize       scale features to mean 0, std 1 (statistics from the\n"
+    "                      training rows, kept with the model)\n"
+    "  --val F             fraction of rows held out for validation, 0 <= F < 1\n"
+    "                      (default 0.2; 0: none)\n"
+    "\n"
+    "Model\n"
+    "  --layers W0,W1,...  widths from input to output (default: inputs,32,outputs)\n"
+    "  --act A[,A...]      sigmoid|tanh|relu|identity, one for all layers or one\n"
+    "                      per layer (default: sigmoid)\n"
+    "  --loss mse|xent     mean squared error (default) or softmax cross-entropy;\n"
+    "                      xent makes the output layer a softmax\n"
+    "\n"
+    "Descent\n"
+    "  --lr A              step size alpha > 0 (default 0.5)\n"
+    "  --batch B|full      rows per step, or full-batch gradient descent (default 32)\n"
+    "  --epochs N          stop after N passes over the data (default 100, or no\n"
+    "                      limit when --iters is given; 0: no limit)\n"
+    "  --iters N           stop after N updates (default: no limit)\n"
+    "  --target-loss X     stop once the training loss is <= X\n"
+    "  --tol-grad X        stop once the full-data gradient norm is <= X\n"
+    "                      (mini-batch: costs one extra pass per epoch)\n"
+    "  --seed S            seed for initialisation, split and shuffling (default 1)\n"
+    "  --device cpu        compute backend (default cpu)\n"
+    "\n"
+    "Output\n"
+    "  --print-every N     print every N epochs (default: 1, or about 20 lines\n"
+    "                      in full-batch mode)\n"
+    "  --measure-grad      also measure the gradient norm at printed mini-batch\n"
+    "                      epochs (one extra pass each)\n"
+    "  --log FILE.jsonl    one JSON object per epoch: epoch, loss, val_loss, val_acc,\n"
+    "                      grad_norm, lr, seconds (null when not measured)\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit status: 0 trained, 1 training failed (e.g. the loss became NaN),\n"
+    "2 bad arguments or data.\n";
+
+typedef struct train_args {
+    const char *data, *log, *device;
+    nb_csv_options csv;
+    int widths[MAX_LAYERS + 1], n_widths;
+    nb_act acts[MAX_LAYERS];
+    int n_acts;
+    nb_loss loss;
+    double val;
+    int standardize;
+    long print_every;
+    int epochs_set;
+    nb_train_options opt;
+} train_args;
+
+typedef struct report_ctx {
+    FILE *log;
+    long print_every;
+    int classify;
+} report_ctx;
+
+static const struct option long_opts[] = {
+    {"data", required_argument, 0, 'd'},     {"header", no_argument, 0, 'H'},
+    {"no-header", no_argument, 0, 'N'},      {"label-col", required_argument, 0, 'c'},
+    {"regression", no_argument, 0, 'R'},     {"targets", required_argument, 0, 'k'},
+    {"standardize", no_argument, 0, 'z'},    {"val", required_argument, 0, 'v'},
+    {"layers", required_argument, 0, 'L'},   {"act", required_argument, 0, 'a'},
+    {"loss", required_argument, 0, 'l'},     {"lr", required_argument, 0, 'r'},
+    {"batch", required_argument, 0, 'b'},    {"epochs", required_argument, 0, 'e'},
+    {"iters", required_argument, 0, 'i'},    {"target-loss", required_argument, 0, 't'},
+    {"tol-grad", required_argument, 0, 'g'}, {"seed", required_argument, 0, 's'},
+    {"device", required_argument, 0, 'D'},   {"print-every", required_argument, 0, 'p'},
+    {"log", required_argument, 0, 'o'},      {"measure-grad", no_argument, 0, 'm'},
+    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+
+/* Parse one option; returns 1 to go on, 0 after printing an error. */
+static int parse_opt(int c, const char *v, train_args *a)
+{
+    const char *cmd = "train";
+    long n;
+    nb_schedule *s = &a->opt.schedule;
+    switch (c) {
+    case 'd': a->data = v; return 1;
+    case 'H': a->csv.header = 1; return 1;
+    case 'N': a->csv.header = 0; return 1;
+    case 'c':
+        if (strcmp(v, "last") == 0) return a->csv.label_col = -1, 1;
+        if (!nb_arg_long(cmd, "--label-col", v, 0, 1 << 20, &n)) return 0;
+        a->csv.label_col = (int)n;
+        return 1;
+    case 'R': a->csv.regression = 1; return 1;
+    case 'k':
+        if (!nb_arg_long(cmd, "--targets", v, 1, 1 << 20, &n)) return 0;
+        a->csv.targets = (int)n;
+        return 1;
+    case 'z': a->standardize = 1; return 1;
+    case 'v': return nb_arg_double(cmd, "--val", v, 0.0, 1.0, 0, 1, &a->val);
+    case 'L': return nb_arg_widths(cmd, "--layers", v, a->widths, MAX_LAYERS + 1, &a->n_widths);
+    case 'a': return nb_arg_acts(cmd, "--act", v, a->acts, MAX_LAYERS, &a->n_acts);
+    case 'l':
+        if (nb_loss_parse(v, &a->loss) == NB_OK) return 1;
+        nb_cli_usage_error(cmd, "--loss: unknown loss '%s' (mse, xent)", v);
+        return 0;
+    case 'r': return nb_arg_double(cmd, "--lr", v, 0.0, 1e6, 1, 0, &s->lr);
+    case 'b':
+        if (strcmp(v, "full") == 0) return a->opt.batch = 0, 1;
+        if (!nb_arg_long(cmd, "--batch", v, 1, 1 << 24, &n)) return 0;
+        a->opt.batch = (size_t)n;
+        return 1;
+    case 'e':
+        a->epochs_set = 1;
+        return nb_arg_long(cmd, "--epochs", v, 0, 1000000000L, &s->max_epochs);
+    case 'i': return nb_arg_long(cmd, "--iters", v, 1, 1000000000000L, &s->max_iters);
+    case 't': return nb_arg_double(cmd, "--target-loss", v, 0.0, 1e30, 0, 0, &s->target_loss);
+    case 'g': return nb_arg_double(cmd, "--tol-grad", v, 0.0, 1e30, 1, 0, &s->tol_grad);
+    case 's': return nb_arg_u64(cmd, "--seed", v, &a->opt.seed);
+    case 'D': a->device = v; return 1;
+    case 'p': return nb_arg_long(cmd, "--print-every", v, 1, 1000000000L, &a->print_every);
+    case 'o': a->log = v; return 1;
+    case 'm': a->opt.measure_grad = 1; return 1;
+    }
+    return 0;
+}
+
+/* JSON number or null. */
+static void json_num(FILE *f, const char *key, double v, int last)
+{
+    if (isfinite(v))
+        fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
+    else
+        fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
+}
+
+static int on_epoch(void *user, const nb_epoch_stats *s)
+{
+    report_ctx *r = user;
+    if (r->log) {
+        fprintf(r->log, "{\"epoch\":%ld,", s->epoch);
+        json_num(r->log, "loss", s->loss, 0);
+        json_num(r->log, "val_loss", s->val_loss, 0);
+        json_num(r->log, "val_acc", s->val_acc, 0);
+        json_num(r->log, "grad_norm", s->grad_norm, 0);
+        json_num(r->log, "lr", s->lr, 0);
+        json_num(r->log, "seconds", s->seconds, 1);
+        fputs("}\n", r->log);
+    }
+    if (s->epoch % r->print_every != 0) return 0;
+    printf("epoch %5ld  loss %.6g", s->epoch, s->loss);
+    if (!isnan(s->val_loss)) printf("  val_loss %.6g", s->val_loss);
+    if (r->classify && !isnan(s->val_acc)) printf("  val_acc %6.2f%%", 100.0 * s->val_acc);
+    if (!isnan(s->grad_norm)) printf("  ‖∇Φ‖ %.3g", s->grad_norm);
+    printf("  %.2fs\n", s->seconds);
+    fflush(stdout);
+    return 0;
+}
+
+/* Widths and activations from the flags and the data; 0 after an error. */
+static int build_arch(train_args *a, const nb_dataset *d)
+{
+    int in = nb_dataset_inputs(d), out = nb_dataset_outputs(d);
+    if (a->n_widths == 0) {
+        a->widths[0] = in, a->widths[1] = 32, a->widths[2] = out;
+        a->n_widths = 3;
+    } else if (a->widths[0] != in || a->widths[a->n_widths - 1] != out) {
+        nb_cli_usage_error("train", "--layers: %d,...,%d does not match the data's %d inputs and %d "
+                                    "outputs", a->widths[0], a->widths[a->n_widths - 1], in, out);
+        return 0;
+    }
+    int L = a->n_widths - 1;
+    if (a->n_acts == 0) a->acts[0] = NB_ACT_SIGMOID, a->n_acts = 1;
+    if (a->n_acts != 1 && a->n_acts != L) {
+        nb_cli_usage_error("train", "--act: give one activation or %d (one per layer), not %d", L,
+                           a->n_acts);
+        return 0;
+    }
+    for (int l = 0; l < L; l++) {
+        a->acts[l] = a->acts[a->n_acts == 1 ? 0 : l];
+        if (a->acts[l] == NB_ACT_SOFTMAX) {
+            nb_cli_usage_error("train", "--act: softmax comes with --loss xent, not --act");
+            return 0;
+        }
+    }
+    if (a->loss == NB_LOSS_XENT) a->acts[L - 1] = NB_ACT_SOFTMAX;
+    return 1;
+}
+
+static int fail(nb_status s)
+{
+    fprintf(stderr, "nabla train: %s\n", nb_last_error());
+    return nb_cli_exit_for(s);
+}
+
+/* Load the data (file or bundled) and split off the validation rows. */
+static nb_status load_data(train_args *a, nb_dataset **train, nb_dataset **val)
+{
+    nb_dataset *all = NULL;
+    nb_status st;
+    /* Labels beyond the output width are errors at their file position. */
+    if (a->n_widths > 0 && !a->csv.regression && a->csv.targets == 0)
+        a->csv.classes = a->widths[a->n_widths - 1];
+    if (a->data)
+        st = nb_dataset_load_csv(a->data, &a->csv, &all);
+    else
+        st = nb_dataset_load_csv_mem("digits.csv (bundled)", nb_embedded_digits_csv,
+                                     nb_embedded_digits_csv_size, &a->csv, &all);
+    if (st != NB_OK) return st;
+    if (a->val > 0.0) {
+        st = nb_dataset_split(all, a->val, a->opt.seed, train, val);
+        nb_dataset_free(all);
+        return st;
+    }
+    *train = all;
+    *val = NULL;
+    return NB_OK;
+}
+
+static void print_header(const train_args *a, const nb_dataset *tr, const nb_dataset *va,
+                         const nb_backend *be)
+{
+    printf("nabla: %s, ", a->data ? a->data : "bundled digits");
+    for (int i = 0; i < a->n_widths; i++) printf("%d%s", a->widths[i], i + 1 < a->n_widths ? "-" : "");
+    printf(" %s/%s, %zu train + %zu val rows, ", nb_act_name(a->acts[0]), nb_loss_name(a->loss),
+           nb_dataset_rows(tr), va ? nb_dataset_rows(va) : (size_t)0);
+    if (a->opt.batch == 0 || a->opt.batch >= nb_dataset_rows(tr))
+        printf("full batch");
+    else
+        printf("batch %zu", a->opt.batch);
+    printf(", lr %g, seed %llu, device %s\n", a->opt.schedule.lr,
+           (unsigned long long)a->opt.seed, nb_backend_name(be));
+}
+
+static int run(train_args *a)
+{
+    nb_dataset *tr = NULL, *va = NULL;
+    nb_backend *be = NULL;
+    nb_model *m = NULL;
+    FILE *log = NULL;
+    int code = NB_EXIT_FAIL;
+    nb_status st;
+    float *mean = NULL, *std = NULL;
+    if ((st = load_data(a, &tr, &va)) != NB_OK) return fail(st);
+    if (!build_arch(a, tr)) {
+        code = NB_EXIT_USAGE;
+        goto done;
+    }
+    if ((st = nb_backend_create(a->device, &be)) != NB_OK) goto fail_st;
+    st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->opt.seed, &m);
+    if (st != NB_OK) goto fail_st;
+    if (a->standardize) {
+        size_t n = (size_t)nb_dataset_inputs(tr);
+        mean = malloc(n * sizeof *mean);
+        std = malloc(n * sizeof *std);
+        if (!mean || !std) {
+            fprintf(stderr, "nabla train: out of memory\n");
+            goto done;
+        }
+        if ((st = nb_dataset_feature_stats(tr, mean, std)) != NB_OK ||
+            (st = nb_model_set_standardization(m, mean, std)) != NB_OK)
+            goto fail_st;
+    }
+    if (a->log && !(log = fopen(a->log, "w"))) {
+        fprintf(stderr, "nabla train: --log: cannot open '%s' for writing\n", a->log);
+        code = NB_EXIT_USAGE;
+        goto done;
+    }
+    bool full = a->opt.batch == 0 || a->opt.batch >= nb_dataset_rows(tr);
+    if (a->print_every == 0) {
+        long limit = a->opt.schedule.max_epochs ? a->opt.schedule.max_epochs
+                                                : a->opt.schedule.max_iters;
+        a->print_every = full ? (limit > 0 ? (limit + 19) / 20 : 100) : 1;
+    }
+    report_ctx rc = {log, a->print_every, nb_dataset_classes(tr) > 0};
+    a->opt.on_epoch = on_epoch;
+    a->opt.user = &rc;
+    a->opt.report_every = log ? 1 : a->print_every;
+    print_header(a, tr, va, be);
+    nb_result res;
+    st = nb_train(m, tr, va, &a->opt, &res);
+    if (st != NB_OK) goto fail_st;
+    printf("stopped: %s\n", res.why);
+    printf("final: loss %.6g", res.loss);
+    if (va) printf("  val_loss %.6g", res.val_loss);
+    if (va && nb_dataset_classes(va) > 0) printf("  val_acc %.2f%%", 100.0 * res.val_acc);
+    printf("  in %.2fs\n", res.seconds);
+    code = NB_EXIT_OK;
+    goto done;
+fail_st:
+    code = fail(st);
+done:
+    if (log && fclose(log) != 0 && code == NB_EXIT_OK) {
+        fprintf(stderr, "nabla train: --log: write to '%s' failed\n", a->log);
+        code = NB_EXIT_FAIL;
+    }
+    free(mean);
+    free(std);
+    nb_model_free(m);
+    nb_backend_free(be);
+    nb_dataset_free(tr);
+    nb_dataset_free(va);
+    return code;
+}
+
+int nb_cmd_train(int argc, char **argv)
+{
+    train_args a;
+    memset(&a, 0, sizeof a);
+    nb_csv_options_default(&a.csv);
+    nb_train_options_default(&a.opt);
+    a.val = 0.2;
+    a.device = getenv("NABLA_DEVICE");
+    a.loss = NB_LOSS_MSE;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+        if (c == 'h') return fputs(train_help, stdout), NB_EXIT_OK;
+        if (c == '?') return nb_cli_usage_error("train", "unknown option '%s' (see --help)", argv[optind - 1]);
+        if (c == ':') return nb_cli_usage_error("train", "%s needs a value", argv[optind - 1]);
+        if (!parse_opt(c, optarg, &a)) return NB_EXIT_USAGE;
+    }
+    if (optind < argc) return nb_cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    /* An explicit iteration budget replaces the default epoch budget. */
+    if (a.opt.schedule.max_iters > 0 && !a.epochs_set) a.opt.schedule.max_epochs = 0;
+    if (a.csv.targets > 0 && a.csv.label_col != -1)
+        return nb_cli_usage_error("train", "--targets takes the last K columns; drop --label-col");
+    if (a.csv.targets > 0 || a.csv.regression) {
+        if (a.loss == NB_LOSS_XENT)
+            return nb_cli_usage_error("train", "--loss xent needs class labels, not --regression/--targets");
+    }
+    return run(&a);
+}

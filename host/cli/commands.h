@@ -1,0 +1,10 @@
+/*
+ * commands.h — the nabla tool's subcommands. Each takes argv starting at
+ * the subcommand's name and returns the process exit status.
+ */
+#ifndef NB_CLI_COMMANDS_H
+#define NB_CLI_COMMANDS_H
+
+int nb_cmd_train(int argc, char **argv);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * main.c — the nabla command-line tool: dispatch to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "nabla.h"
+
+static const char main_help[] =
+    "usage: nabla <command> [options]\n"
+    "\n"
+    "Train multilayer perceptrons by gradient descent.\n"
+    "\n"
+    "Commands\n"
+    "  train      train a model on a CSV file or the bundled digits\n"
+    "\n"
+    "Run 'nabla <command> --help' for a command's options.\n"
+    "  -h, --help       this help\n"
+    "  --version        print the version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return NB_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(main_help, stdout);
+        return NB_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("nabla %s\n", NABLA_VERSION);
+        return NB_EXIT_OK;
+    }
+    if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
+    fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
+    return NB_EXIT_USAGE;
+}

@@ -1,0 +1,316 @@
+/*
+ * model.c — creating a model, its parameter layout and initialisation,
+ * and the host-facing calls (parameters, predict, loss/gradient, evaluate).
+ * The passes themselves are in pass.c; training is in trainer.c.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dataset.h"
+#include "pass.h"
+#include "rng.h"
+#include "status.h"
+
+/* Rows per chunk for predict/evaluate: large enough for efficient GEMMs. */
+enum { NB_EVAL_ROWS = 512 };
+
+static const char *const act_names[] = {"sigmoid", "tanh", "relu", "identity", "softmax"};
+static const char *const loss_names[] = {"mse", "xent"};
+
+const char *nb_act_name(nb_act a)
+{
+    return (unsigned)a <= (unsigned)NB_ACT_SOFTMAX ? act_names[a] : "?";
+}
+const char *nb_loss_name(nb_loss l)
+{
+    return (unsigned)l <= (unsigned)NB_LOSS_XENT ? loss_names[l] : "?";
+}
+
+nb_status nb_act_parse(const char *name, nb_act *out)
+{
+    for (int i = 0; name && i <= (int)NB_ACT_SOFTMAX; i++)
+        if (strcmp(name, act_names[i]) == 0) return *out = (nb_act)i, NB_OK;
+    return NB_FAIL(NB_ERR_ARG,
+                   "nb_act_parse: unknown activation '%s' (sigmoid, tanh, relu, identity, softmax)",
+                   name ? name : "(null)");
+}
+
+nb_status nb_loss_parse(const char *name, nb_loss *out)
+{
+    for (int i = 0; name && i <= (int)NB_LOSS_XENT; i++)
+        if (strcmp(name, loss_names[i]) == 0) return *out = (nb_loss)i, NB_OK;
+    return NB_FAIL(NB_ERR_ARG, "nb_loss_parse: unknown loss '%s' (mse, xent)",
+                   name ? name : "(null)");
+}
+
+/* Check the architecture; on success *n_params is |θ|. */
+static nb_status check_spec(int n_layers, const int *widths, const nb_act *acts, nb_loss loss,
+                            size_t *n_params)
+{
+    const char *fn = "nb_model_create";
+    if (n_layers < 1 || !widths || !acts)
+        return NB_FAIL(NB_ERR_ARG, "%s: need at least one layer with widths and activations", fn);
+    if ((unsigned)loss > (unsigned)NB_LOSS_XENT)
+        return NB_FAIL(NB_ERR_ARG, "%s: unknown loss %d", fn, (int)loss);
+    size_t n = 0, w;
+    for (int l = 0; l <= n_layers; l++)
+        if (widths[l] < 1)
+            return NB_FAIL(NB_ERR_ARG, "%s: width %d of layer %d is not positive", fn, widths[l], l);
+    for (int l = 0; l < n_layers; l++) {
+        if ((unsigned)acts[l] > (unsigned)NB_ACT_SOFTMAX)
+            return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d for layer %d", fn, (int)acts[l],
+                           l + 1);
+        if (acts[l] == NB_ACT_SOFTMAX && l != n_layers - 1)
+            return NB_FAIL(NB_ERR_ARG, "%s: softmax is only allowed on the output layer", fn);
+        /* (out × in) weights + out biases */
+        if (!nb_mul_ok((size_t)widths[l + 1], (size_t)widths[l] + 1, &w) || !nb_add_ok(n, w, &n))
+            return NB_FAIL(NB_ERR_ARG, "%s: parameter count overflows", fn);
+    }
+    bool softmax_out = acts[n_layers - 1] == NB_ACT_SOFTMAX;
+    if (loss == NB_LOSS_XENT && !softmax_out)
+        return NB_FAIL(NB_ERR_ARG, "%s: cross-entropy needs a softmax output layer", fn);
+    if (loss == NB_LOSS_MSE && softmax_out)
+        return NB_FAIL(NB_ERR_ARG, "%s: a softmax output layer needs the cross-entropy loss", fn);
+    if (n > ((size_t)1 << 40))
+        return NB_FAIL(NB_ERR_ARG, "%s: %zu parameters is beyond any device", fn, n);
+    *n_params = n;
+    return NB_OK;
+}
+
+/* Glorot uniform ±√(6/(in+out)) keeps activation variance roughly constant
+ * through sigmoid/tanh/linear layers; He uniform ±√(6/in) does it for relu,
+ * which zeroes half its inputs. Biases start at zero. */
+static void init_params(const nb_model *m, uint64_t seed, float *theta)
+{
+    nb_rng r;
+    nb_rng_seed(&r, seed, NB_STREAM_INIT);
+    memset(theta, 0, m->n_params * sizeof(float));
+    for (int l = 0; l < m->n_layers; l++) {
+        double in = m->widths[l], out = m->widths[l + 1];
+        double limit = m->acts[l] == NB_ACT_RELU ? sqrt(6.0 / in) : sqrt(6.0 / (in + out));
+        float *w = theta + m->off[l].w;
+        for (size_t i = 0; i < (size_t)(in * out); i++)
+            w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * limit);
+    }
+}
+
+nb_status nb_model_create(nb_backend *be, int n_layers, const int *widths, const nb_act *acts,
+                          nb_loss loss, uint64_t seed, nb_model **out)
+{
+    nb_status st;
+    size_t n_params = 0;
+    float *theta = NULL;
+    if (!out) return NB_FAIL(NB_ERR_ARG, "nb_model_create: out is NULL");
+    *out = NULL;
+    if (!be) return NB_FAIL(NB_ERR_ARG, "nb_model_create: backend is NULL");
+    NB_TRY(check_spec(n_layers, widths, acts, loss, &n_params));
+
+    nb_model *m = calloc(1, sizeof *m);
+    if (!m) return NB_NOMEM("nb_model_create", sizeof *m);
+    m->be = be;
+    m->n_layers = n_layers;
+    m->loss = loss;
+    m->n_params = n_params;
+    m->widths = malloc((size_t)(n_layers + 1) * sizeof *m->widths);
+    m->acts = malloc((size_t)n_layers * sizeof *m->acts);
+    m->off = malloc((size_t)n_layers * sizeof *m->off);
+    theta = malloc(n_params * sizeof(float));
+    if (!m->widths || !m->acts || !m->off || !theta) {
+        st = NB_NOMEM("nb_model_create", n_params * sizeof(float));
+        goto fail;
+    }
+    memcpy(m->widths, widths, (size_t)(n_layers + 1) * sizeof *m->widths);
+    memcpy(m->acts, acts, (size_t)n_layers * sizeof *m->acts);
+    /* The offsets table: A_1, b_1, A_2, b_2, … back to back. */
+    size_t o = 0;
+    for (int l = 0; l < n_layers; l++) {
+        m->off[l].w = o;
+        o += (size_t)widths[l + 1] * (size_t)widths[l];
+        m->off[l].b = o;
+        o += (size_t)widths[l + 1];
+    }
+    init_params(m, seed, theta);
+    NB_CHECK(nb_be_alloc(be, &m->theta, n_params, NB_F32));
+    NB_CHECK(nb_be_alloc(be, &m->grad, n_params, NB_F32));
+    NB_CHECK(nb_be_write(be, &m->theta, 0, theta, n_params));
+    NB_CHECK(nb_be_fill(be, n_params, 0.0f, nb_view_at(&m->grad, 0)));
+    free(theta);
+    *out = m;
+    return NB_OK;
+fail:
+    free(theta);
+    nb_model_free(m);
+    return st;
+}
+
+void nb_model_free(nb_model *m)
+{
+    if (!m) return;
+    if (m->scratch) {
+        nb_pass_destroy(m, m->scratch);
+        free(m->scratch);
+    }
+    nb_be_free(m->be, &m->theta);
+    nb_be_free(m->be, &m->grad);
+    free(m->widths);
+    free(m->acts);
+    free(m->off);
+    free(m->mean);
+    free(m->std);
+    free(m);
+}
+
+int nb_model_layers(const nb_model *m) { return m ? m->n_layers : 0; }
+int nb_model_width(const nb_model *m, int i)
+{
+    return (m && i >= 0 && i <= m->n_layers) ? m->widths[i] : 0;
+}
+nb_act nb_model_act(const nb_model *m, int layer)
+{
+    return (m && layer >= 0 && layer < m->n_layers) ? m->acts[layer] : NB_ACT_IDENTITY;
+}
+nb_loss nb_model_loss(const nb_model *m) { return m ? m->loss : NB_LOSS_MSE; }
+size_t nb_model_param_count(const nb_model *m) { return m ? m->n_params : 0; }
+const float *nb_model_feature_mean(const nb_model *m) { return m ? m->mean : NULL; }
+const float *nb_model_feature_std(const nb_model *m) { return m ? m->std : NULL; }
+
+nb_status nb_model_get_params(const nb_model *m, float *theta, size_t n)
+{
+    if (!m || !theta) return NB_FAIL(NB_ERR_ARG, "nb_model_get_params: NULL argument");
+    if (n != m->n_params)
+        return NB_FAIL(NB_ERR_ARG, "nb_model_get_params: n = %zu, model has %zu parameters", n,
+                       m->n_params);
+    return nb_be_read(m->be, &m->theta, 0, theta, n);
+}
+
+nb_status nb_model_set_params(nb_model *m, const float *theta, size_t n)
+{
+    if (!m || !theta) return NB_FAIL(NB_ERR_ARG, "nb_model_set_params: NULL argument");
+    if (n != m->n_params)
+        return NB_FAIL(NB_ERR_ARG, "nb_model_set_params: n = %zu, model has %zu parameters", n,
+                       m->n_params);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(theta[i]))
+            return NB_FAIL(NB_ERR_NONFINITE, "nb_model_set_params: theta[%zu] is not finite", i);
+    return nb_be_write(m->be, &m->theta, 0, theta, n);
+}
+
+nb_status nb_model_set_standardization(nb_model *m, const float *mean, const float *std)
+{
+    if (!m) return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: model is NULL");
+    if (!mean != !std)
+        return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: give both mean and std, or neither");
+    size_t n = (size_t)m->widths[0];
+    for (size_t j = 0; mean && j < n; j++)
+        if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0.0f))
+            return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: feature %zu: mean %g std %g",
+                           j, (double)mean[j], (double)std[j]);
+    free(m->mean);
+    free(m->std);
+    m->mean = m->std = NULL;
+    if (!mean) return NB_OK;
+    m->mean = malloc(n * sizeof(float));
+    m->std = malloc(n * sizeof(float));
+    if (!m->mean || !m->std) {
+        free(m->mean);
+        free(m->std);
+        m->mean = m->std = NULL;
+        return NB_NOMEM("nb_model_set_standardization", 2 * n * sizeof(float));
+    }
+    memcpy(m->mean, mean, n * sizeof(float));
+    memcpy(m->std, std, n * sizeof(float));
+    return NB_OK;
+}
+
+/* The model's own scratch pass for host-facing calls, made on first use. */
+static nb_status scratch(nb_model *m, nb_pass **out)
+{
+    if (!m->scratch) {
+        nb_pass *p = calloc(1, sizeof *p);
+        if (!p) return NB_NOMEM("nb_model scratch", sizeof *p);
+        size_t cap = nb_pass_max_rows(m);
+        nb_status st = nb_pass_create(m, cap < NB_EVAL_ROWS ? cap : NB_EVAL_ROWS, p);
+        if (st != NB_OK) {
+            free(p);
+            return st;
+        }
+        m->scratch = p;
+    }
+    *out = m->scratch;
+    return NB_OK;
+}
+
+nb_status nb_model_predict(nb_model *m, size_t rows, const float *x, float *y)
+{
+    nb_pass *p = NULL;
+    if (!m || !x || !y) return NB_FAIL(NB_ERR_ARG, "nb_model_predict: NULL argument");
+    if (rows == 0) return NB_OK;
+    NB_TRY(scratch(m, &p));
+    size_t in = (size_t)m->widths[0], out = (size_t)m->widths[m->n_layers];
+    float *xs = NULL;
+    if (m->mean) {
+        xs = malloc(p->cap * in * sizeof(float));
+        if (!xs) return NB_NOMEM("nb_model_predict", p->cap * in * sizeof(float));
+    }
+    nb_status st = NB_OK;
+    for (size_t r = 0; r < rows && st == NB_OK; r += p->cap) {
+        size_t n = rows - r < p->cap ? rows - r : p->cap;
+        const float *src = x + r * in;
+        if (xs) { /* the model's standardisation, never recomputed */
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < in; j++)
+                    xs[i * in + j] = (src[i * in + j] - m->mean[j]) / m->std[j];
+            src = xs;
+        }
+        st = nb_be_write(m->be, &p->act, 0, src, n * in);
+        if (st == NB_OK) st = nb_pass_forward(m, p, n, nb_view_at(&p->act, 0), false);
+        if (st == NB_OK) st = nb_be_read(m->be, &p->act, p->act_off[m->n_layers], y + r * out, n * out);
+    }
+    free(xs);
+    return st;
+}
+
+/* Check that dataset d fits the model's input and output widths. */
+static nb_status check_data(const char *fn, const nb_model *m, const nb_dataset *d)
+{
+    if (!d) return NB_FAIL(NB_ERR_ARG, "%s: dataset is NULL", fn);
+    if (d->inputs != m->widths[0] || d->outputs != m->widths[m->n_layers])
+        return NB_FAIL(NB_ERR_ARG, "%s: data has %d inputs and %d outputs, the model %d and %d", fn,
+                       d->inputs, d->outputs, m->widths[0], m->widths[m->n_layers]);
+    return NB_OK;
+}
+
+nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, float *grad)
+{
+    nb_pass *p = NULL;
+    nb_devdata dd;
+    if (!m || !loss) return NB_FAIL(NB_ERR_ARG, "nb_model_loss_grad: NULL argument");
+    NB_TRY(check_data("nb_model_loss_grad", m, d));
+    NB_TRY(scratch(m, &p));
+    NB_TRY(nb_devdata_upload(m, d, &dd));
+    nb_status st = nb_pass_full(m, p, &dd, grad != NULL, loss);
+    if (st == NB_OK && grad) st = nb_be_read(m->be, &m->grad, 0, grad, m->n_params);
+    nb_devdata_free(m->be, &dd);
+    return st;
+}
+
+nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, double *accuracy)
+{
+    nb_pass *p = NULL;
+    nb_devdata dd;
+    double l, a;
+    if (!m) return NB_FAIL(NB_ERR_ARG, "nb_model_evaluate: model is NULL");
+    NB_TRY(check_data("nb_model_evaluate", m, d));
+    NB_TRY(scratch(m, &p));
+    NB_TRY(nb_devdata_upload(m, d, &dd));
+    nb_status st = nb_pass_evaluate(m, p, &dd, d->labels, &l, &a);
+    nb_devdata_free(m->be, &dd);
+    if (st == NB_OK) {
+        if (loss) *loss = l;
+        if (accuracy) *accuracy = a;
+    }
+    return st;
+}

@@ -1,0 +1,42 @@
+/*
+ * status.c — status names and the per-thread last-error message.
+ */
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+const char *nb_status_str(nb_status s)
+{
+    switch (s) {
+    case NB_OK: return "NB_OK";
+    case NB_ERR_ARG: return "NB_ERR_ARG";
+    case NB_ERR_NOMEM: return "NB_ERR_NOMEM";
+    case NB_ERR_IO: return "NB_ERR_IO";
+    case NB_ERR_DATA: return "NB_ERR_DATA";
+    case NB_ERR_BACKEND: return "NB_ERR_BACKEND";
+    case NB_ERR_UNSUPPORTED: return "NB_ERR_UNSUPPORTED";
+    case NB_ERR_NONFINITE: return "NB_ERR_NONFINITE";
+    case NB_ERR_INTERNAL: return "NB_ERR_INTERNAL";
+    }
+    return "NB_ERR_UNKNOWN";
+}
+
+const char *nb_last_error(void) { return last_error; }
+
+nb_status nb_error_set(nb_status s, const char *file, int line, const char *fmt, ...)
+{
+    /* Keep only the path from "host/" on, so messages do not depend on
+     * where the source tree was built. */
+    const char *rel = strstr(file, "host/");
+    char msg[sizeof last_error - 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(last_error, sizeof last_error, "%s (%s:%d)", msg, rel ? rel : file, line);
+    return s;
+}

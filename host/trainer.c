@@ -1,0 +1,194 @@
+/*
+ * trainer.c — nb_train: the MLP as an objective of the descent loop.
+ *
+ * Everything a run needs is allocated once, before the first step: the
+ * training (and validation) data resident on the backend, one pass of
+ * scratch for a batch, and the epoch's row permutation. A mini-batch step
+ * then gathers its rows on the backend through the index buffer, so per
+ * step nothing crosses to the device; the permutation goes up once per
+ * epoch and the loss comes back only when a rule or a report needs it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dataset.h"
+#include "descent.h"
+#include "pass.h"
+#include "rng.h"
+#include "schedule.h"
+#include "status.h"
+
+typedef struct trainer {
+    nb_model *m;
+    const nb_train_options *o;
+    nb_devdata train, val;
+    const int32_t *val_labels; /* host; NULL for regression or no val */
+    bool has_val;
+    nb_pass pass;    /* scratch for one batch (or one chunk in full batch) */
+    size_t batch;    /* rows per step; == train rows in full batch        */
+    nb_buf idx;      /* (rows) int32: this epoch's permutation            */
+    int32_t *perm;   /* (rows) host copy of it                            */
+    nb_rng rng;
+    size_t rows_seen; /* rows stepped over this epoch                      */
+} trainer;
+
+void nb_train_options_default(nb_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    nb_schedule_default(&o->schedule);
+    o->batch = 32;
+    o->seed = 1;
+    o->report_every = 1;
+}
+
+/* ------------------------------------------------- objective callbacks */
+
+static nb_status tr_epoch_begin(void *vctx, long epoch)
+{
+    trainer *t = vctx;
+    (void)epoch;
+    nb_rng_shuffle_i32(&t->rng, t->perm, t->train.rows);
+    NB_TRY(nb_be_write(t->m->be, &t->idx, 0, t->perm, t->train.rows));
+    t->rows_seen = 0;
+    return nb_be_fill(t->m->be, 1, 0.0f, nb_view_at(&t->pass.scal, NB_SCAL_EPOCH_LOSS));
+}
+
+static nb_status tr_gradient(void *vctx, long b, double *loss)
+{
+    trainer *t = vctx;
+    nb_model *m = t->m;
+    if (loss) return nb_pass_full(m, &t->pass, &t->train, true, loss); /* full batch */
+    size_t r0 = (size_t)b * t->batch;
+    size_t rows = t->train.rows - r0 < t->batch ? t->train.rows - r0 : t->batch;
+    size_t in = (size_t)t->train.inputs, out = (size_t)t->train.outputs;
+    nb_view x = nb_view_at(&t->pass.act, 0);
+    nb_view y = nb_view_at(&t->pass.target, 0);
+    nb_view ix = nb_view_at(&t->idx, r0);
+    /* Gather this batch's rows on the backend; only indices are involved. */
+    NB_TRY(nb_be_gather_rows(m->be, rows, in, t->train.rows, nb_view_at(&t->train.x, 0), ix, x));
+    NB_TRY(nb_be_gather_rows(m->be, rows, out, t->train.rows, nb_view_at(&t->train.t, 0), ix, y));
+    t->rows_seen += rows;
+    /* Φ_batch = (1/rows) Σ over the batch, so its gradient scales by 1/rows. */
+    return nb_pass_loss_grad(m, &t->pass, rows, x, y, (float)(1.0 / (double)rows),
+                             NB_SCAL_EPOCH_LOSS, true, false);
+}
+
+static nb_status tr_grad_norm(void *vctx, double *norm)
+{
+    trainer *t = vctx;
+    return nb_pass_norm(t->m, &t->pass, &t->m->grad, t->m->n_params, norm);
+}
+
+static nb_status tr_step(void *vctx, double lr)
+{
+    trainer *t = vctx;
+    nb_optim_step step = {NB_OPTIM_SGD, (float)lr};
+    nb_view none = {NULL, 0};
+    return nb_be_update(t->m->be, &step, t->m->n_params, nb_view_at(&t->m->theta, 0),
+                        nb_view_at(&t->m->grad, 0), none);
+}
+
+static nb_status tr_epoch_loss(void *vctx, double *loss)
+{
+    trainer *t = vctx;
+    float sum;
+    NB_TRY(nb_be_read(t->m->be, &t->pass.scal, NB_SCAL_EPOCH_LOSS, &sum, 1));
+    *loss = t->rows_seen ? (double)sum / (double)t->rows_seen : NAN;
+    return NB_OK;
+}
+
+static nb_status tr_exact(void *vctx, double *loss, double *norm)
+{
+    trainer *t = vctx;
+    NB_TRY(nb_pass_full(t->m, &t->pass, &t->train, true, loss));
+    return tr_grad_norm(vctx, norm);
+}
+
+static nb_status tr_report(void *vctx, nb_epoch_stats *s, int *stop)
+{
+    trainer *t = vctx;
+    if (t->has_val)
+        NB_TRY(nb_pass_evaluate(t->m, &t->pass, &t->val, t->val_labels, &s->val_loss,
+                                &s->val_acc));
+    if (t->o->on_epoch) *stop = t->o->on_epoch(t->o->user, s);
+    return NB_OK;
+}
+
+/* ------------------------------------------------------------- nb_train */
+
+static nb_status check_args(const nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                            const nb_train_options *o)
+{
+    const char *fn = "nb_train";
+    if (!m || !train || !o) return NB_FAIL(NB_ERR_ARG, "%s: model, data and options are required", fn);
+    NB_TRY(nb_schedule_check(fn, &o->schedule));
+    if (o->report_every < 1) return NB_FAIL(NB_ERR_ARG, "%s: report_every %ld < 1", fn, o->report_every);
+    if (train->rows > INT32_MAX)
+        return NB_FAIL(NB_ERR_ARG, "%s: %zu training rows exceed the index range", fn, train->rows);
+    const nb_dataset *ds[2] = {train, val};
+    for (int i = 0; i < 2; i++) {
+        if (!ds[i]) continue;
+        if (ds[i]->inputs != m->widths[0] || ds[i]->outputs != m->widths[m->n_layers])
+            return NB_FAIL(NB_ERR_ARG,
+                           "%s: %s data has %d inputs and %d outputs; the model expects %d and %d",
+                           fn, i ? "validation" : "training", ds[i]->inputs, ds[i]->outputs,
+                           m->widths[0], m->widths[m->n_layers]);
+    }
+    return NB_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    nb_backend *be = t->m->be;
+    nb_devdata_free(be, &t->train);
+    nb_devdata_free(be, &t->val);
+    nb_pass_destroy(t->m, &t->pass);
+    nb_be_free(be, &t->idx);
+    free(t->perm);
+}
+
+nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                   const nb_train_options *o, nb_result *res)
+{
+    nb_result local;
+    if (!res) res = &local;
+    NB_TRY(check_args(m, train, val, o));
+    nb_status st;
+    trainer t = {.m = m, .o = o};
+    bool full = o->batch == 0 || o->batch >= train->rows;
+    size_t max_rows = nb_pass_max_rows(m);
+    if (!full && o->batch > max_rows)
+        return NB_FAIL(NB_ERR_ARG, "nb_train: a batch of %zu rows needs over 256 MiB of scratch "
+                                   "for this model; use at most %zu", o->batch, max_rows);
+    t.batch = full ? train->rows : o->batch;
+    size_t cap = t.batch < max_rows ? t.batch : max_rows;
+
+    NB_CHECK(nb_devdata_upload(m, train, &t.train));
+    if (val) {
+        NB_CHECK(nb_devdata_upload(m, val, &t.val));
+        t.has_val = true;
+        t.val_labels = val->labels;
+    }
+    NB_CHECK(nb_pass_create(m, cap, &t.pass));
+    nb_objective obj = {.ctx = &t, .batches = 1, .gradient = tr_gradient,
+                        .grad_norm = tr_grad_norm, .step = tr_step, .report = tr_report};
+    if (!full) {
+        t.perm = malloc(train->rows * sizeof *t.perm);
+        if (!t.perm) {
+            st = NB_NOMEM("nb_train", train->rows * sizeof *t.perm);
+            goto fail;
+        }
+        for (size_t i = 0; i < train->rows; i++) t.perm[i] = (int32_t)i;
+        NB_CHECK(nb_be_alloc(m->be, &t.idx, train->rows, NB_I32));
+        nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
+        obj.batches = (long)((train->rows + t.batch - 1) / t.batch);
+        obj.epoch_begin = tr_epoch_begin;
+        obj.epoch_loss = tr_epoch_loss;
+        obj.exact = tr_exact;
+    }
+    st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, res);
+fail:
+    trainer_free(&t);
+    return st;
+}

@@ -1,0 +1,320 @@
+/*
+ * nabla.h — public API of nabla, a trainer for multilayer perceptrons by
+ * gradient descent.
+ *
+ *   F(x, θ) = F_L ∘ … ∘ F_1(x),   F_l(x) = σ_l(A_l x + b_l)
+ *   Φ(θ)    = (1/N) Σ_i ‖F(x_i, θ) − y_i‖²   (MSE; or softmax cross-entropy)
+ *   θ      ← θ − α ∇Φ(θ)
+ *
+ * The same algorithms run on every backend ("cpu" is the pure-C backend).
+ *
+ * Conventions
+ *   - Every function that can fail returns nb_status; NB_OK is 0. On failure
+ *     nb_last_error() holds one line naming the call, the reason and the
+ *     source file:line of the check (for bad data: data file:line:column).
+ *     The message is per thread and stays until the next failure.
+ *   - Matrices are row-major. Dimensions come before buffers; outputs last.
+ *   - Library code never exits or aborts the process.
+ *
+ * Ownership (holds for every type below)
+ *   - Whoever calls nb_X_create / nb_X_load frees the object with nb_X_free.
+ *   - nb_X_free(NULL) is a no-op.
+ *   - Pointers passed in are only read during the call and may be freed
+ *     afterwards, unless a comment says "borrowed", in which case the object
+ *     keeps the pointer and it must outlive the object.
+ *   - Pointers returned by getters are borrowed from the object: valid until
+ *     the object is freed, never to be freed by the caller.
+ *   - A model borrows its backend: free models before their backend.
+ */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NABLA_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum nb_status {
+    NB_OK = 0,
+    NB_ERR_ARG,         /* an argument is out of range or inconsistent      */
+    NB_ERR_NOMEM,       /* an allocation failed                              */
+    NB_ERR_IO,          /* a file could not be opened, read or written       */
+    NB_ERR_DATA,        /* a data file is malformed (file:line:column given) */
+    NB_ERR_BACKEND,     /* the compute backend failed (call and code given)  */
+    NB_ERR_UNSUPPORTED, /* valid request this build or backend cannot do     */
+    NB_ERR_NONFINITE,   /* a loss, gradient or parameter became NaN or Inf   */
+    NB_ERR_INTERNAL     /* a broken invariant inside nabla: please report    */
+} nb_status;
+
+/* "NB_ERR_DATA" etc.; never NULL. */
+const char *nb_status_str(nb_status s);
+/* The calling thread's last error message; "" when there was none. */
+const char *nb_last_error(void);
+
+/* ------------------------------------------------------ enums and names */
+
+typedef enum nb_act {
+    NB_ACT_SIGMOID = 0, /* 1 / (1 + e^-z)                                 */
+    NB_ACT_TANH,        /* tanh z                                          */
+    NB_ACT_RELU,        /* max(z, 0)                                       */
+    NB_ACT_IDENTITY,    /* z                                               */
+    NB_ACT_SOFTMAX      /* row-wise softmax; output layer with NB_LOSS_XENT */
+} nb_act;
+
+typedef enum nb_loss {
+    NB_LOSS_MSE = 0, /* (1/N) Σ_i ‖F(x_i) − y_i‖²: sum over outputs, mean over samples */
+    NB_LOSS_XENT     /* (1/N) Σ_i −Σ_k y_ik log softmax(z_i)_k                        */
+} nb_loss;
+
+const char *nb_act_name(nb_act a);   /* "sigmoid", …; "?" if out of range */
+const char *nb_loss_name(nb_loss l); /* "mse", "xent"                     */
+/* Parse a name as printed by nb_act_name / nb_loss_name. NB_ERR_ARG if unknown. */
+nb_status nb_act_parse(const char *name, nb_act *out);
+nb_status nb_loss_parse(const char *name, nb_loss *out);
+
+/* -------------------------------------------------------------- backend */
+
+typedef struct nb_backend nb_backend;
+
+/* device: "cpu" (the pure-C backend). NULL means "cpu". */
+nb_status nb_backend_create(const char *device, nb_backend **out);
+void nb_backend_free(nb_backend *be);
+/* Human-readable name, e.g. "cpu". Borrowed. */
+const char *nb_backend_name(const nb_backend *be);
+
+/* -------------------------------------------------------------- datasets */
+
+/*
+ * A dataset lives in host memory: inputs X (rows, inputs) row-major float32,
+ * and either real-valued targets Y (rows, outputs) or integer class labels
+ * (rows) in [0, classes). For classification the training target is the
+ * one-hot row of the label, so outputs == classes.
+ */
+typedef struct nb_dataset nb_dataset;
+
+typedef struct nb_csv_options {
+    int header;      /* -1: detect (first row has a non-number), 0: none, 1: present */
+    int label_col;   /* 0-based column of the label; -1: the last column           */
+    int regression;  /* nonzero: the label column is a real-valued target          */
+    int targets;     /* K > 0: the last K columns are real-valued targets (implies
+                        regression; label_col must then be -1)                     */
+    int classes;     /* classification: number of classes; 0 infers max label + 1.
+                        A label >= classes is an error at its file:line:column.    */
+    size_t max_line; /* longest accepted line in bytes; 0: 1 MiB                  */
+} nb_csv_options;
+
+void nb_csv_options_default(nb_csv_options *opt);
+
+/*
+ * Load a comma-separated file of numbers. Numbers parse the same under every
+ * locale ('.' is the decimal point). A UTF-8 byte-order mark and CRLF line
+ * ends are accepted; blank lines are skipped. Every row must have the same
+ * number of fields. NaN, Inf and values outside float range are errors.
+ * On any error nothing is returned (*out stays NULL) and the message names
+ * path:line:column. Status: NB_ERR_IO (cannot open/read), NB_ERR_DATA
+ * (malformed), NB_ERR_ARG (bad options), NB_ERR_NOMEM.
+ */
+nb_status nb_dataset_load_csv(const char *path, const nb_csv_options *opt, nb_dataset **out);
+/* The same from memory; name is used in messages only. */
+nb_status nb_dataset_load_csv_mem(const char *name, const void *bytes, size_t size,
+                                  const nb_csv_options *opt, nb_dataset **out);
+
+/* Copy arrays into a new regression dataset: x (rows, inputs), y (rows, outputs). */
+nb_status nb_dataset_from_arrays(size_t rows, int inputs, int outputs, const float *x,
+                                 const float *y, nb_dataset **out);
+/* Copy arrays into a new classification dataset: x (rows, inputs), labels (rows). */
+nb_status nb_dataset_from_labels(size_t rows, int inputs, int classes, const float *x,
+                                 const int32_t *labels, nb_dataset **out);
+
+/*
+ * Seeded shuffle, then the first round(rows * val_fraction) rows go to *val
+ * and the rest to *train. 0 < val_fraction < 1 and both parts non-empty.
+ */
+nb_status nb_dataset_split(const nb_dataset *d, double val_fraction, uint64_t seed,
+                           nb_dataset **train, nb_dataset **val);
+
+void nb_dataset_free(nb_dataset *d);
+
+size_t nb_dataset_rows(const nb_dataset *d);
+int nb_dataset_inputs(const nb_dataset *d);
+int nb_dataset_outputs(const nb_dataset *d); /* classes for classification    */
+int nb_dataset_classes(const nb_dataset *d); /* 0 for regression              */
+const float *nb_dataset_x(const nb_dataset *d);        /* (rows, inputs); borrowed  */
+const float *nb_dataset_y(const nb_dataset *d);        /* (rows, outputs) or NULL   */
+const int32_t *nb_dataset_labels(const nb_dataset *d); /* (rows) or NULL; borrowed  */
+
+/* Per-feature mean and standard deviation of X, each (inputs). A constant
+ * feature gets std 1 so that standardising it is a shift only. */
+nb_status nb_dataset_feature_stats(const nb_dataset *d, float *mean, float *std);
+/* x ← (x − mean) / std for every row, in place. mean, std: (inputs). */
+nb_status nb_dataset_standardize(nb_dataset *d, const float *mean, const float *std);
+
+/* ----------------------------------------------------------------- model */
+
+typedef struct nb_model nb_model;
+
+/*
+ * A model with n_layers layers: widths (n_layers + 1) gives the input width
+ * then each layer's output width; acts (n_layers) each layer's activation.
+ * NB_ACT_SOFTMAX is allowed only on the last layer and only with
+ * NB_LOSS_XENT, which in turn requires it. Parameters are initialised from
+ * seed: Glorot uniform for sigmoid, tanh, identity and softmax layers, He
+ * uniform for relu layers, biases zero. The model borrows be.
+ */
+nb_status nb_model_create(nb_backend *be, int n_layers, const int *widths, const nb_act *acts,
+                          nb_loss loss, uint64_t seed, nb_model **out);
+void nb_model_free(nb_model *m);
+
+int nb_model_layers(const nb_model *m);
+int nb_model_width(const nb_model *m, int i); /* i = 0 (input) … n_layers (output) */
+nb_act nb_model_act(const nb_model *m, int layer); /* layer = 0 … n_layers-1  */
+nb_loss nb_model_loss(const nb_model *m);
+
+/*
+ * Parameters θ as one vector of nb_model_param_count floats, in the order
+ *   A_1 (w1, w0) row-major, b_1 (w1), A_2 (w2, w1), b_2 (w2), …
+ * which is also the layout of the model's single parameter buffer.
+ */
+size_t nb_model_param_count(const nb_model *m);
+nb_status nb_model_get_params(const nb_model *m, float *theta, size_t n);
+nb_status nb_model_set_params(nb_model *m, const float *theta, size_t n);
+
+/* Feature standardisation x ← (x − mean) / std kept with the model. Every
+ * call that takes inputs (predict, loss_grad, evaluate, nb_train) applies it
+ * to a copy, so data is always passed raw. mean, std: (inputs); NULL for
+ * both removes it. std entries must be > 0. */
+nb_status nb_model_set_standardization(nb_model *m, const float *mean, const float *std);
+/* Borrowed; NULL when none is set. */
+const float *nb_model_feature_mean(const nb_model *m);
+const float *nb_model_feature_std(const nb_model *m);
+
+/* y (rows, outputs) = F(x) for x (rows, inputs), after standardisation. */
+nb_status nb_model_predict(nb_model *m, size_t rows, const float *x, float *y);
+
+/*
+ * Φ(θ) over the whole dataset and, when grad is not NULL, ∇Φ(θ) into grad
+ * (nb_model_param_count floats, same layout as the parameters).
+ */
+nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, float *grad);
+
+/* Classification accuracy in [0, 1] (argmax of the output vs the label) and
+ * the loss Φ over a dataset. Either output pointer may be NULL. */
+nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, double *accuracy);
+
+/* ------------------------------------------------- the descent schedule */
+
+/* Why a descent stopped. */
+typedef enum nb_halt {
+    NB_HALT_NONE = 0,    /* still running / not started                   */
+    NB_HALT_MAX_ITERS,   /* the iteration budget is spent                 */
+    NB_HALT_MAX_EPOCHS,  /* the epoch budget is spent                     */
+    NB_HALT_TARGET_LOSS, /* Φ ≤ target                                    */
+    NB_HALT_TOL_GRAD,    /* ‖∇Φ‖ ≤ tol                                    */
+    NB_HALT_CALLBACK     /* a progress callback asked to stop             */
+} nb_halt;
+
+/*
+ * Step size and halting, shared by nb_train and nb_descend. A zero (or,
+ * for target_loss, a NaN) field disables that rule. At least one of
+ * max_iters and max_epochs, target_loss, tol_grad must be set.
+ */
+typedef struct nb_schedule {
+    double lr;          /* step size α > 0                                 */
+    long max_iters;     /* stop after this many updates; 0: no limit       */
+    long max_epochs;    /* stop after this many passes over the data       */
+    double target_loss; /* stop once Φ ≤ target_loss; NaN: disabled        */
+    double tol_grad;    /* stop once ‖∇Φ‖ ≤ tol_grad; 0: disabled          */
+} nb_schedule;
+
+void nb_schedule_default(nb_schedule *s); /* lr 0.5, 100 epochs, no target, no tol */
+
+/* What a descent did. */
+typedef struct nb_result {
+    nb_halt halt;        /* which rule fired                                  */
+    char why[160];       /* e.g. "‖∇Φ‖ = 8.1e-07 ≤ 1e-06 after 412 iterations" */
+    long iters;          /* updates made                                      */
+    long epochs;         /* full passes over the data                         */
+    double loss;         /* last measured Φ                                   */
+    double grad_norm;    /* last measured ‖∇Φ‖; NaN if never measured         */
+    double val_loss;     /* nb_train with validation data; else NaN           */
+    double val_acc;      /* likewise, classification only                     */
+    double seconds;      /* wall time                                         */
+} nb_result;
+
+/* --------------------------------------------------- generic descent loop */
+
+/* Φ(x) into *value and ∇Φ(x) into grad, both at x (n). */
+typedef nb_status (*nb_value_grad_fn)(void *user, size_t n, const double *x, double *value,
+                                      double *grad);
+/* Called after each evaluation at iterate k (before the step); non-zero stops. */
+typedef int (*nb_iterate_fn)(void *user, long k, size_t n, const double *x, double value,
+                             const double *grad);
+
+typedef struct nb_problem {
+    size_t n;                 /* dimension                          */
+    nb_value_grad_fn f;       /* required                           */
+    nb_iterate_fn on_iterate; /* optional                           */
+    void *user;               /* passed to both                     */
+} nb_problem;
+
+/*
+ * Gradient descent on any function: from x (n, updated in place), repeat
+ * x ← x − α ∇Φ(x) until a halting rule of s fires. Epochs equal iterations.
+ */
+nb_status nb_descend(const nb_problem *p, const nb_schedule *s, double *x, nb_result *res);
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct nb_epoch_stats {
+    long epoch;       /* 1-based pass count; in full-batch mode, the iteration  */
+    long iters;       /* updates so far                                         */
+    double loss;      /* Φ on the training data (see nb_train)                   */
+    double grad_norm; /* ‖∇Φ‖ when measured, else NaN                            */
+    double val_loss;  /* NaN without validation data                             */
+    double val_acc;   /* NaN without validation data or for regression           */
+    double lr;        /* step size used in this epoch                            */
+    double seconds;   /* since training started                                  */
+} nb_epoch_stats;
+
+/* Called every report_every epochs and after the last one; non-zero stops. */
+typedef int (*nb_epoch_fn)(void *user, const nb_epoch_stats *s);
+
+typedef struct nb_train_options {
+    nb_schedule schedule;
+    size_t batch;        /* rows per step; 0 or >= rows: full-batch GD         */
+    uint64_t seed;       /* shuffling stream                                   */
+    long report_every;   /* epochs between callbacks (>= 1)                    */
+    int measure_grad;    /* nonzero: measure ‖∇Φ‖ on the full training set at
+                            each reported epoch even in mini-batch mode        */
+    nb_epoch_fn on_epoch;
+    void *user;
+} nb_train_options;
+
+void nb_train_options_default(nb_train_options *o);
+
+/*
+ * Train m on train (and report on val, which may be NULL).
+ *
+ * Full batch (batch 0 or >= rows): each iteration is one epoch; Φ and
+ * ‖∇Φ‖ are exact at every iterate and the rules are checked before each
+ * update, so "after k iterations" means the point after k updates.
+ * Mini-batch: rows are shuffled each epoch from seed; the reported loss is
+ * the mean of the batch losses seen during the epoch. The ‖∇Φ‖ rule (and
+ * measure_grad) costs one extra pass over the data per check, which also
+ * replaces the loss by the exact Φ at the end of the epoch.
+ *
+ * Returns NB_ERR_NONFINITE if the loss becomes NaN or Inf.
+ */
+nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                   const nb_train_options *o, nb_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NABLA_H */

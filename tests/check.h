@@ -1,0 +1,80 @@
+/*
+ * check.h — shared test helpers: the one closeness check every numeric
+ * test uses, and seeded random fill.
+ *
+ * Include after <cmocka.h>.
+ */
+#ifndef NB_TEST_CHECK_H
+#define NB_TEST_CHECK_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nabla.h"
+
+/* The backend a test runs on: $NABLA_TEST_DEVICE, or "cpu". Prints the
+ * device and, on failure, the reason; returns 0 on success. */
+static inline int nb_test_open_backend(nb_backend **be)
+{
+    const char *dev = getenv("NABLA_TEST_DEVICE");
+    if (!dev || !*dev) dev = "cpu";
+    print_message("backend %s\n", dev);
+    if (nb_backend_create(dev, be) != NB_OK) {
+        print_error("cannot create backend %s: %s\n", dev, nb_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Element-wise |got − want| ≤ atol + rtol·|want| over n values. On failure
+ * print the worst index (largest excess over its bound) with both values
+ * and fail the test. NaN in got fails unless want is NaN at that index.
+ */
+#define assert_close(got, want, n, atol, rtol)                                                    \
+    nb_assert_close_impl((got), (want), (n), (atol), (rtol), #got, __FILE__, __LINE__)
+
+static inline void nb_assert_close_any(const float *got, const double *wantd,
+                                       const float *wantf, size_t n, double atol, double rtol,
+                                       const char *what, const char *file, int line)
+{
+    size_t worst = 0, bad = 0;
+    double worst_excess = -1.0;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = wantd ? wantd[i] : (double)wantf[i];
+        double bound = atol + rtol * fabs(w);
+        double err = fabs(g - w);
+        int ok = (isnan(w) && isnan(g)) || (isinf(w) && g == w) || err <= bound;
+        if (!ok) {
+            double excess = isnan(err) ? INFINITY : err - bound;
+            bad++;
+            if (excess > worst_excess) {
+                worst_excess = excess;
+                worst = i;
+            }
+        }
+    }
+    if (bad) {
+        double w = wantd ? wantd[worst] : (double)wantf[worst];
+        fprintf(stderr,
+                "%s:%d: %s: %zu of %zu values outside atol %g + rtol %g; worst [%zu]: got %.9g "
+                "want %.9g\n",
+                file, line, what, bad, n, atol, rtol, worst, (double)got[worst], w);
+        _fail(file, line);
+    }
+}
+
+static inline void nb_assert_close_impl(const float *got, const double *want, size_t n,
+                                        double atol, double rtol, const char *what,
+                                        const char *file, int line)
+{
+    nb_assert_close_any(got, want, NULL, n, atol, rtol, what, file, line);
+}
+
+/* Same, with a float reference. */
+#define assert_close_f(got, want, n, atol, rtol)                                                  \
+    nb_assert_close_any((got), NULL, (want), (n), (atol), (rtol), #got, __FILE__, __LINE__)
+
+#endif
