@@ -8,9 +8,11 @@
  */
 #include "backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "status.h"
 
 /* ------------------------------------------------------------ creation */
@@ -19,9 +21,21 @@ nb_status nb_backend_create(const char *device, nb_backend **out)
 {
     if (!out) return NB_FAIL(NB_ERR_ARG, "nb_backend_create: out is NULL");
     *out = NULL;
-    if (!device || strcmp(device, "cpu") == 0) return nb_cpu_backend_create(out);
-    return NB_FAIL(NB_ERR_ARG, "nb_backend_create: unknown device '%s' (this build knows: cpu)",
-                   device);
+    if (!device) device = "auto";
+    if (strcmp(device, "cpu") == 0) return nb_cpu_backend_create(out);
+    if (strcmp(device, "opencl") == 0) return nb_cl_backend_create(NULL, out);
+    if (strncmp(device, "opencl:", 7) == 0) return nb_cl_backend_create(device + 7, out);
+    if (strcmp(device, "auto") != 0)
+        return NB_FAIL(NB_ERR_ARG,
+                       "nb_backend_create: unknown device '%s' (auto, cpu, opencl, opencl:P.D)",
+                       device);
+    if (nb_cl_backend_create(NULL, out) == NB_OK) return NB_OK;
+    /* auto: any OpenCL failure falls back to the cpu, keeping the reason. */
+    char why[sizeof((nb_backend *)0)->note];
+    snprintf(why, sizeof why, "%s", nb_last_error());
+    NB_TRY(nb_cpu_backend_create(out));
+    snprintf((*out)->note, sizeof (*out)->note, "%s", why);
+    return NB_OK;
 }
 
 void nb_backend_free(nb_backend *be)
@@ -32,6 +46,68 @@ void nb_backend_free(nb_backend *be)
 }
 
 const char *nb_backend_name(const nb_backend *be) { return be ? be->name : "(none)"; }
+const char *nb_backend_note(const nb_backend *be) { return be ? be->note : ""; }
+
+/* ------------------------------------------------------------ profiling */
+
+static const char *const op_names[NB_OP_COUNT] = {
+    "write", "read", "copy", "fill", "gemm", "gather", "bias_act", "act_backward",
+    "loss", "col_sum", "sum_sq", "update"};
+
+nb_status nb_backend_profile_enable(nb_backend *be, int on)
+{
+    if (!be) return NB_FAIL(NB_ERR_ARG, "nb_backend_profile_enable: backend is NULL");
+    NB_TRY(nb_be_sync(be)); /* work queued before this point is not counted */
+    be->profiling = on != 0;
+    memset(be->prof, 0, sizeof be->prof);
+    return NB_OK;
+}
+
+int nb_backend_profile(nb_backend *be, nb_op_profile *out, int cap)
+{
+    int n = 0;
+    if (!be || nb_be_sync(be) != NB_OK) return 0;
+    for (int i = 0; i < NB_OP_COUNT && n < cap; i++) {
+        if (be->prof[i].calls == 0) continue;
+        out[n].op = op_names[i];
+        out[n].calls = be->prof[i].calls;
+        out[n].seconds = be->prof[i].seconds;
+        out[n].flops = be->prof[i].flops;
+        out[n].bytes = be->prof[i].bytes;
+        n++;
+    }
+    return n;
+}
+
+void nb_backend_build_info(const nb_backend *be, double *seconds, int *cached)
+{
+    if (seconds) *seconds = be ? be->build_seconds : 0.0;
+    if (cached) *cached = be ? be->build_cached : -1;
+}
+
+/* Count a call (and time it, unless the backend times itself). */
+static double prof_begin(nb_backend *be, nb_op op, double flops, double bytes)
+{
+    if (!be->profiling) return 0.0;
+    be->cur_op = op;
+    be->prof[op].calls++;
+    be->prof[op].flops += flops;
+    be->prof[op].bytes += bytes;
+    return be->ops->self_timed ? 0.0 : nb_now();
+}
+
+static nb_status prof_end(nb_backend *be, nb_op op, double t0, nb_status st)
+{
+    if (be->profiling && !be->ops->self_timed) be->prof[op].seconds += nb_now() - t0;
+    return st;
+}
+
+/* Run one op under the profiler: `call` is evaluated once. */
+#define DISPATCH(be, op, flops, bytes, call)                                                       \
+    do {                                                                                           \
+        double t0_ = prof_begin((be), (op), (flops), (bytes));                                     \
+        return prof_end((be), (op), t0_, (call));                                                 \
+    } while (0)
 
 /* ------------------------------------------------------------- helpers */
 
@@ -91,7 +167,7 @@ nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, 
     if (n == 0) return NB_OK;
     if (!src) return NB_FAIL(NB_ERR_ARG, "nb_be_write: src is NULL");
     NB_TRY(check_view("nb_be_write", "dst", nb_view_at(dst, off), n, dst->dtype));
-    return be->ops->buf_write(be->ctx, dst, off, src, n);
+    DISPATCH(be, NB_OP_WRITE, 0, 4.0 * n, be->ops->buf_write(be->ctx, dst, off, src, n));
 }
 
 nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n)
@@ -99,7 +175,7 @@ nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, s
     if (n == 0) return NB_OK;
     if (!dst) return NB_FAIL(NB_ERR_ARG, "nb_be_read: dst is NULL");
     NB_TRY(check_view("nb_be_read", "src", nb_view_at(src, off), n, src->dtype));
-    return be->ops->buf_read(be->ctx, src, off, dst, n);
+    DISPATCH(be, NB_OP_READ, 0, 4.0 * n, be->ops->buf_read(be->ctx, src, off, dst, n));
 }
 
 nb_status nb_be_copy(nb_backend *be, size_t n, nb_view src, nb_view dst)
@@ -107,14 +183,14 @@ nb_status nb_be_copy(nb_backend *be, size_t n, nb_view src, nb_view dst)
     if (n == 0) return NB_OK;
     NB_TRY(check_view("nb_be_copy", "src", src, n, NB_F32));
     NB_TRY(check_view("nb_be_copy", "dst", dst, n, NB_F32));
-    return be->ops->copy(be->ctx, n, src, dst);
+    DISPATCH(be, NB_OP_COPY, 0, 8.0 * n, be->ops->copy(be->ctx, n, src, dst));
 }
 
 nb_status nb_be_fill(nb_backend *be, size_t n, float value, nb_view x)
 {
     if (n == 0) return NB_OK;
     NB_TRY(check_view("nb_be_fill", "x", x, n, NB_F32));
-    return be->ops->fill(be->ctx, n, value, x);
+    DISPATCH(be, NB_OP_FILL, 0, 4.0 * n, be->ops->fill(be->ctx, n, value, x));
 }
 
 nb_status nb_be_sync(nb_backend *be) { return be->ops->sync ? be->ops->sync(be->ctx) : NB_OK; }
@@ -138,7 +214,8 @@ nb_status nb_be_gemm(nb_backend *be, bool ta, bool tb, size_t M, size_t N, size_
             (C.buf == B.buf && B.off < c1 && c0 < B.off + nb))
             return NB_FAIL(NB_ERR_ARG, "nb_be_gemm: C overlaps an input");
     }
-    return be->ops->gemm(be->ctx, ta, tb, M, N, K, alpha, A, B, beta, C);
+    DISPATCH(be, NB_OP_GEMM, 2.0 * M * N * K, 4.0 * (na + nb + (beta != 0.0f ? 2 : 1) * nc),
+             be->ops->gemm(be->ctx, ta, tb, M, N, K, alpha, A, B, beta, C));
 }
 
 nb_status nb_be_gather_rows(nb_backend *be, size_t rows, size_t cols, size_t src_rows,
@@ -152,7 +229,8 @@ nb_status nb_be_gather_rows(nb_backend *be, size_t rows, size_t cols, size_t src
     NB_TRY(check_view("nb_be_gather_rows", "dst", dst, n, NB_F32));
     if (src_rows > INT32_MAX)
         return NB_FAIL(NB_ERR_ARG, "nb_be_gather_rows: %zu source rows exceed int32", src_rows);
-    return be->ops->gather_rows(be->ctx, rows, cols, src, idx, dst);
+    DISPATCH(be, NB_OP_GATHER, 0, 8.0 * n + 4.0 * rows,
+             be->ops->gather_rows(be->ctx, rows, cols, src, idx, dst));
 }
 
 nb_status nb_be_bias_act(nb_backend *be, nb_act act, size_t rows, size_t cols, nb_view bias,
@@ -163,7 +241,7 @@ nb_status nb_be_bias_act(nb_backend *be, nb_act act, size_t rows, size_t cols, n
     NB_TRY(check_dims("nb_be_bias_act", rows, cols, &n));
     NB_TRY(check_view("nb_be_bias_act", "bias", bias, cols, NB_F32));
     NB_TRY(check_view("nb_be_bias_act", "Y", Y, n, NB_F32));
-    return be->ops->bias_act(be->ctx, act, rows, cols, bias, Y);
+    DISPATCH(be, NB_OP_BIAS_ACT, 0, 8.0 * n, be->ops->bias_act(be->ctx, act, rows, cols, bias, Y));
 }
 
 nb_status nb_be_act_backward(nb_backend *be, nb_act act, size_t n, nb_view Y, nb_view dY)
@@ -175,7 +253,7 @@ nb_status nb_be_act_backward(nb_backend *be, nb_act act, size_t n, nb_view Y, nb
     if (n == 0) return NB_OK;
     NB_TRY(check_view("nb_be_act_backward", "Y", Y, n, NB_F32));
     NB_TRY(check_view("nb_be_act_backward", "dY", dY, n, NB_F32));
-    return be->ops->act_backward(be->ctx, act, n, Y, dY);
+    DISPATCH(be, NB_OP_ACT_BACKWARD, 0, 12.0 * n, be->ops->act_backward(be->ctx, act, n, Y, dY));
 }
 
 nb_status nb_be_loss(nb_backend *be, nb_loss loss, size_t rows, size_t cols, float scale,
@@ -189,7 +267,8 @@ nb_status nb_be_loss(nb_backend *be, nb_loss loss, size_t rows, size_t cols, flo
     NB_TRY(check_view("nb_be_loss", "target", target, n, NB_F32));
     NB_TRY(check_view("nb_be_loss", "dOut", dOut, n, NB_F32));
     NB_TRY(check_view("nb_be_loss", "acc", acc, 1, NB_F32));
-    return be->ops->loss(be->ctx, loss, rows, cols, scale, out, target, dOut, acc);
+    DISPATCH(be, NB_OP_LOSS, 0, 12.0 * n,
+             be->ops->loss(be->ctx, loss, rows, cols, scale, out, target, dOut, acc));
 }
 
 nb_status nb_be_col_sum(nb_backend *be, size_t rows, size_t cols, float beta, nb_view dY,
@@ -201,7 +280,7 @@ nb_status nb_be_col_sum(nb_backend *be, size_t rows, size_t cols, float beta, nb
     NB_TRY(check_dims("nb_be_col_sum", rows, cols, &n));
     NB_TRY(check_view("nb_be_col_sum", "dY", dY, n, NB_F32));
     NB_TRY(check_view("nb_be_col_sum", "db", db, cols, NB_F32));
-    return be->ops->col_sum(be->ctx, rows, cols, beta, dY, db);
+    DISPATCH(be, NB_OP_COL_SUM, 0, 4.0 * n, be->ops->col_sum(be->ctx, rows, cols, beta, dY, db));
 }
 
 nb_status nb_be_sum_sq(nb_backend *be, size_t n, nb_view x, nb_view out)
@@ -209,7 +288,7 @@ nb_status nb_be_sum_sq(nb_backend *be, size_t n, nb_view x, nb_view out)
     if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_sum_sq: empty vector");
     NB_TRY(check_view("nb_be_sum_sq", "x", x, n, NB_F32));
     NB_TRY(check_view("nb_be_sum_sq", "out", out, 1, NB_F32));
-    return be->ops->sum_sq(be->ctx, n, x, out);
+    DISPATCH(be, NB_OP_SUM_SQ, 0, 4.0 * n, be->ops->sum_sq(be->ctx, n, x, out));
 }
 
 nb_status nb_be_update(nb_backend *be, const nb_optim_step *step, size_t n, nb_view theta,
@@ -221,5 +300,5 @@ nb_status nb_be_update(nb_backend *be, const nb_optim_step *step, size_t n, nb_v
     if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_update: empty parameter vector");
     NB_TRY(check_view("nb_be_update", "theta", theta, n, NB_F32));
     NB_TRY(check_view("nb_be_update", "grad", grad, n, NB_F32));
-    return be->ops->update(be->ctx, step, n, theta, grad, state);
+    DISPATCH(be, NB_OP_UPDATE, 0, 12.0 * n, be->ops->update(be->ctx, step, n, theta, grad, state));
 }

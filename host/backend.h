@@ -53,8 +53,23 @@ typedef struct nb_optim_step {
     float lr; /* α of this step */
 } nb_optim_step;
 
+/* Op ids, for profiles. */
+typedef enum nb_op {
+    NB_OP_WRITE = 0, NB_OP_READ, NB_OP_COPY, NB_OP_FILL, NB_OP_GEMM, NB_OP_GATHER,
+    NB_OP_BIAS_ACT, NB_OP_ACT_BACKWARD, NB_OP_LOSS, NB_OP_COL_SUM, NB_OP_SUM_SQ, NB_OP_UPDATE,
+    NB_OP_COUNT
+} nb_op;
+
+typedef struct nb_prof {
+    uint64_t calls;
+    double seconds, flops, bytes;
+} nb_prof;
+
 typedef struct nb_backend_ops {
     const char *name;
+    /* Nonzero: the backend times its own ops into nb_backend.prof (e.g.
+     * with device events); otherwise the dispatch layer times each call. */
+    int self_timed;
     void (*destroy)(void *ctx);
 
     /* Buffers. alloc fills b->handle for b->n elements (contents undefined). */
@@ -102,11 +117,21 @@ typedef struct nb_backend_ops {
 struct nb_backend {
     const nb_backend_ops *ops;
     void *ctx;
-    char name[96];
+    char name[192];
+    char note[16384];         /* why "auto" fell back (with any build log), or "" */
+    bool profiling;
+    nb_op cur_op;             /* the op being dispatched              */
+    nb_prof prof[NB_OP_COUNT];
+    double build_seconds;     /* program build time                   */
+    uint64_t data_budget;     /* bytes of data a run may keep resident */
+    uint64_t max_alloc;       /* largest single buffer, bytes          */
+    int build_cached;         /* 1 cached, 0 compiled, -1 no program  */
 };
 
 /* Backend constructors; each fills *out or fails with the reason. */
 nb_status nb_cpu_backend_create(nb_backend **out);
+/* spec: NULL for the default device, or "P.D". */
+nb_status nb_cl_backend_create(const char *spec, nb_backend **out);
 
 /* ---- checked dispatch: the only callers of the ops table ---- */
 nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);

@@ -45,7 +45,4 @@ typedef struct nb_objective {
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
                          bool measure_grad, nb_result *res);
 
-/* Seconds on a monotonic clock. */
-double nb_now(void);
-
 #endif

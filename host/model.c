@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "devdata.h"
 #include "pass.h"
 #include "rng.h"
 #include "status.h"
@@ -290,10 +291,10 @@ nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, flo
     if (!m || !loss) return NB_FAIL(NB_ERR_ARG, "nb_model_loss_grad: NULL argument");
     NB_TRY(check_data("nb_model_loss_grad", m, d));
     NB_TRY(scratch(m, &p));
-    NB_TRY(nb_devdata_upload(m, d, &dd));
+    NB_TRY(nb_devdata_open(m, d, p->cap, &dd));
     nb_status st = nb_pass_full(m, p, &dd, grad != NULL, loss);
     if (st == NB_OK && grad) st = nb_be_read(m->be, &m->grad, 0, grad, m->n_params);
-    nb_devdata_free(m->be, &dd);
+    nb_devdata_close(m->be, &dd);
     return st;
 }
 
@@ -305,9 +306,9 @@ nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, doub
     if (!m) return NB_FAIL(NB_ERR_ARG, "nb_model_evaluate: model is NULL");
     NB_TRY(check_data("nb_model_evaluate", m, d));
     NB_TRY(scratch(m, &p));
-    NB_TRY(nb_devdata_upload(m, d, &dd));
+    NB_TRY(nb_devdata_open(m, d, p->cap, &dd));
     nb_status st = nb_pass_evaluate(m, p, &dd, d->labels, &l, &a);
-    nb_devdata_free(m->be, &dd);
+    nb_devdata_close(m->be, &dd);
     if (st == NB_OK) {
         if (loss) *loss = l;
         if (accuracy) *accuracy = a;

@@ -13,11 +13,12 @@
  */
 #include "pass.h"
 
+#include "devdata.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
 #include "status.h"
 
 static size_t max_width(const nb_model *m)
@@ -83,53 +84,6 @@ fail:
     return st;
 }
 
-void nb_devdata_free(nb_backend *be, nb_devdata *dd)
-{
-    nb_be_free(be, &dd->x);
-    nb_be_free(be, &dd->t);
-    memset(dd, 0, sizeof *dd);
-}
-
-nb_status nb_devdata_upload(const nb_model *m, const nb_dataset *d, nb_devdata *dd)
-{
-    enum { CHUNK = 4096 }; /* rows standardised / expanded to one-hot at a time */
-    nb_backend *be = m->be;
-    size_t in = (size_t)d->inputs, out = (size_t)d->outputs;
-    size_t chunk = d->rows < CHUNK ? d->rows : CHUNK;
-    nb_status st;
-    float *tmp = NULL;
-    memset(dd, 0, sizeof *dd);
-    dd->rows = d->rows;
-    dd->inputs = d->inputs;
-    dd->outputs = d->outputs;
-    NB_CHECK(nb_be_alloc(be, &dd->x, d->rows * in, NB_F32));
-    NB_CHECK(nb_be_alloc(be, &dd->t, d->rows * out, NB_F32));
-    tmp = malloc(chunk * (in > out ? in : out) * sizeof(float));
-    if (!tmp) {
-        st = NB_NOMEM("nb_devdata_upload", chunk * (in > out ? in : out) * sizeof(float));
-        goto fail;
-    }
-    for (size_t r = 0; r < d->rows; r += chunk) {
-        size_t rows = d->rows - r < chunk ? d->rows - r : chunk;
-        const float *x = d->x + r * in;
-        if (m->mean) {
-            for (size_t i = 0; i < rows; i++)
-                for (size_t j = 0; j < in; j++)
-                    tmp[i * in + j] = (x[i * in + j] - m->mean[j]) / m->std[j];
-            x = tmp;
-        }
-        NB_CHECK(nb_be_write(be, &dd->x, r * in, x, rows * in));
-        nb_dataset_targets(d, r, rows, tmp);
-        NB_CHECK(nb_be_write(be, &dd->t, r * out, tmp, rows * out));
-    }
-    free(tmp);
-    return NB_OK;
-fail:
-    free(tmp);
-    nb_devdata_free(be, dd);
-    return st;
-}
-
 /* Activation layer l applies in this pass (softmax stops at logits). */
 static nb_act pass_act(const nb_model *m, int l, bool logits)
 {
@@ -192,8 +146,7 @@ nb_status nb_pass_loss_grad(nb_model *m, nb_pass *p, size_t rows, nb_view x, nb_
     return NB_OK;
 }
 
-nb_status nb_pass_full(nb_model *m, nb_pass *p, const nb_devdata *dd, bool want_grad,
-                       double *loss)
+nb_status nb_pass_full(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad, double *loss)
 {
     nb_backend *be = m->be;
     nb_view acc = nb_view_at(&p->scal, NB_SCAL_PASS_LOSS);
@@ -202,9 +155,9 @@ nb_status nb_pass_full(nb_model *m, nb_pass *p, const nb_devdata *dd, bool want_
     /* Chunks of cap rows; gradients of later chunks add to the first's. */
     for (size_t r = 0; r < dd->rows; r += p->cap) {
         size_t rows = dd->rows - r < p->cap ? dd->rows - r : p->cap;
-        NB_TRY(nb_pass_loss_grad(m, p, rows, nb_view_at(&dd->x, r * (size_t)dd->inputs),
-                                 nb_view_at(&dd->t, r * (size_t)dd->outputs), scale,
-                                 NB_SCAL_PASS_LOSS, want_grad, r > 0));
+        nb_view x, t;
+        NB_TRY(nb_devdata_rows(m, p, dd, r, rows, NULL, NULL, &x, &t));
+        NB_TRY(nb_pass_loss_grad(m, p, rows, x, t, scale, NB_SCAL_PASS_LOSS, want_grad, r > 0));
     }
     float sum;
     NB_TRY(nb_be_read(be, &p->scal, NB_SCAL_PASS_LOSS, &sum, 1));
@@ -230,7 +183,7 @@ static size_t argmax(const float *v, size_t n)
     return best;
 }
 
-nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, const nb_devdata *dd, const int32_t *labels,
+nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, nb_devdata *dd, const int32_t *labels,
                            double *loss, double *acc)
 {
     nb_backend *be = m->be;
@@ -245,9 +198,9 @@ nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, const nb_devdata *dd, const 
     NB_CHECK(nb_be_fill(be, 1, 0.0f, accv));
     for (size_t r = 0; r < dd->rows; r += p->cap) {
         size_t rows = dd->rows - r < p->cap ? dd->rows - r : p->cap;
-        NB_CHECK(nb_pass_loss_grad(m, p, rows, nb_view_at(&dd->x, r * (size_t)dd->inputs),
-                                   nb_view_at(&dd->t, r * k), 1.0f, NB_SCAL_PASS_LOSS, false,
-                                   false));
+        nb_view x, t;
+        NB_CHECK(nb_devdata_rows(m, p, dd, r, rows, NULL, NULL, &x, &t));
+        NB_CHECK(nb_pass_loss_grad(m, p, rows, x, t, 1.0f, NB_SCAL_PASS_LOSS, false, false));
         if (!labels) continue;
         /* The argmax of logits is the argmax of the softmax. */
         NB_CHECK(nb_be_read(be, &p->act, p->act_off[m->n_layers], out, rows * k));

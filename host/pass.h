@@ -4,10 +4,8 @@
  * A pass owns the scratch for up to `cap` rows: the activations of every
  * layer, the targets, two delta buffers and a few scalars, each one backend
  * buffer allocated once. Written only against the backend interface.
- *
- * Data that stays resident on the backend for a whole run (a dataset's
- * inputs and float targets) is an nb_devdata; passes read it through views,
- * so a full-batch pass never copies its input.
+ * Passes read their rows through nb_devdata (devdata.h), so a full-batch
+ * pass over resident data never copies its input.
  */
 #ifndef NB_PASS_H
 #define NB_PASS_H
@@ -29,23 +27,11 @@ typedef struct nb_pass {
     nb_buf scal;     /* NB_SCAL_COUNT floats                                 */
 } nb_pass;
 
-typedef struct nb_devdata {
-    size_t rows;
-    int inputs, outputs;
-    nb_buf x; /* (rows, inputs)                                 */
-    nb_buf t; /* (rows, outputs): targets, one-hot for labels    */
-} nb_devdata;
-
 /* Largest row count a pass may use so its scratch stays near 256 MiB. */
 size_t nb_pass_max_rows(const nb_model *m);
 
 nb_status nb_pass_create(const nb_model *m, size_t cap, nb_pass *p);
 void nb_pass_destroy(const nb_model *m, nb_pass *p); /* tolerates partial creation */
-
-/* Upload d's inputs, standardised with the model's statistics if it has
- * any, and its float targets (one-hot rows for labels). */
-nb_status nb_devdata_upload(const nb_model *m, const nb_dataset *d, nb_devdata *dd);
-void nb_devdata_free(nb_backend *be, nb_devdata *dd);
 
 /* Output of the last forward: (rows, w_L) at act_off[n_layers]. */
 static inline nb_view nb_pass_out(const nb_model *m, const nb_pass *p)
@@ -67,8 +53,10 @@ nb_status nb_pass_forward(nb_model *m, nb_pass *p, size_t rows, nb_view x, bool 
 nb_status nb_pass_loss_grad(nb_model *m, nb_pass *p, size_t rows, nb_view x, nb_view t,
                             float scale, int slot, bool want_grad, bool accumulate);
 
+struct nb_devdata;
+
 /* Φ over all rows of dd (mean) and, with want_grad, ∇Φ into m->grad. */
-nb_status nb_pass_full(nb_model *m, nb_pass *p, const nb_devdata *dd, bool want_grad,
+nb_status nb_pass_full(nb_model *m, nb_pass *p, struct nb_devdata *dd, bool want_grad,
                        double *loss);
 
 /* ‖v‖ of a float buffer's first n elements, read back. */
@@ -76,7 +64,7 @@ nb_status nb_pass_norm(nb_model *m, nb_pass *p, const nb_buf *v, size_t n, doubl
 
 /* Φ and classification accuracy (labels (rows) on the host; NULL: no
  * accuracy, *acc = NaN) over all rows of dd. */
-nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, const nb_devdata *dd, const int32_t *labels,
+nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, struct nb_devdata *dd, const int32_t *labels,
                            double *loss, double *acc);
 
 #endif

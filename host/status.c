@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char last_error[1024];
+/* Large enough for an OpenCL build log, which is part of the message. */
+static _Thread_local char last_error[32768];
 
 const char *nb_status_str(nb_status s)
 {
@@ -32,11 +33,14 @@ nb_status nb_error_set(nb_status s, const char *file, int line, const char *fmt,
     /* Keep only the path from "host/" on, so messages do not depend on
      * where the source tree was built. */
     const char *rel = strstr(file, "host/");
-    char msg[sizeof last_error - 64];
+    char where[128];
+    snprintf(where, sizeof where, " (%s:%d)", rel ? rel : file, line);
+    size_t room = sizeof last_error - strlen(where);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(last_error, room, fmt, ap);
     va_end(ap);
-    snprintf(last_error, sizeof last_error, "%s (%s:%d)", msg, rel ? rel : file, line);
+    size_t len = n < 0 ? 0 : ((size_t)n < room ? (size_t)n : room - 1);
+    memcpy(last_error + len, where, strlen(where) + 1);
     return s;
 }

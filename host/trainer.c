@@ -2,11 +2,12 @@
  * trainer.c — nb_train: the MLP as an objective of the descent loop.
  *
  * Everything a run needs is allocated once, before the first step: the
- * training (and validation) data resident on the backend, one pass of
- * scratch for a batch, and the epoch's row permutation. A mini-batch step
- * then gathers its rows on the backend through the index buffer, so per
- * step nothing crosses to the device; the permutation goes up once per
- * epoch and the loss comes back only when a rule or a report needs it.
+ * training (and validation) data on the backend (devdata.c: resident, or
+ * streamed if it does not fit), one pass of scratch for a batch, and the
+ * epoch's row permutation. With resident data a mini-batch step gathers
+ * its rows on the backend through the index buffer, so per step nothing
+ * crosses to the device; the permutation goes up once per epoch and the
+ * loss comes back only when a rule or a report needs it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "data/dataset.h"
 #include "descent.h"
+#include "devdata.h"
 #include "pass.h"
 #include "rng.h"
 #include "schedule.h"
@@ -49,7 +51,7 @@ static nb_status tr_epoch_begin(void *vctx, long epoch)
     trainer *t = vctx;
     (void)epoch;
     nb_rng_shuffle_i32(&t->rng, t->perm, t->train.rows);
-    NB_TRY(nb_be_write(t->m->be, &t->idx, 0, t->perm, t->train.rows));
+    if (t->train.resident) NB_TRY(nb_be_write(t->m->be, &t->idx, 0, t->perm, t->train.rows));
     t->rows_seen = 0;
     return nb_be_fill(t->m->be, 1, 0.0f, nb_view_at(&t->pass.scal, NB_SCAL_EPOCH_LOSS));
 }
@@ -61,13 +63,8 @@ static nb_status tr_gradient(void *vctx, long b, double *loss)
     if (loss) return nb_pass_full(m, &t->pass, &t->train, true, loss); /* full batch */
     size_t r0 = (size_t)b * t->batch;
     size_t rows = t->train.rows - r0 < t->batch ? t->train.rows - r0 : t->batch;
-    size_t in = (size_t)t->train.inputs, out = (size_t)t->train.outputs;
-    nb_view x = nb_view_at(&t->pass.act, 0);
-    nb_view y = nb_view_at(&t->pass.target, 0);
-    nb_view ix = nb_view_at(&t->idx, r0);
-    /* Gather this batch's rows on the backend; only indices are involved. */
-    NB_TRY(nb_be_gather_rows(m->be, rows, in, t->train.rows, nb_view_at(&t->train.x, 0), ix, x));
-    NB_TRY(nb_be_gather_rows(m->be, rows, out, t->train.rows, nb_view_at(&t->train.t, 0), ix, y));
+    nb_view x, y;
+    NB_TRY(nb_devdata_rows(m, &t->pass, &t->train, r0, rows, t->perm, &t->idx, &x, &y));
     t->rows_seen += rows;
     /* Φ_batch = (1/rows) Σ over the batch, so its gradient scales by 1/rows. */
     return nb_pass_loss_grad(m, &t->pass, rows, x, y, (float)(1.0 / (double)rows),
@@ -141,8 +138,8 @@ static nb_status check_args(const nb_model *m, const nb_dataset *train, const nb
 static void trainer_free(trainer *t)
 {
     nb_backend *be = t->m->be;
-    nb_devdata_free(be, &t->train);
-    nb_devdata_free(be, &t->val);
+    nb_devdata_close(be, &t->train);
+    nb_devdata_close(be, &t->val);
     nb_pass_destroy(t->m, &t->pass);
     nb_be_free(be, &t->idx);
     free(t->perm);
@@ -164,13 +161,13 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
     t.batch = full ? train->rows : o->batch;
     size_t cap = t.batch < max_rows ? t.batch : max_rows;
 
-    NB_CHECK(nb_devdata_upload(m, train, &t.train));
+    NB_CHECK(nb_pass_create(m, cap, &t.pass));
+    NB_CHECK(nb_devdata_open(m, train, cap, &t.train));
     if (val) {
-        NB_CHECK(nb_devdata_upload(m, val, &t.val));
+        NB_CHECK(nb_devdata_open(m, val, cap, &t.val));
         t.has_val = true;
         t.val_labels = val->labels;
     }
-    NB_CHECK(nb_pass_create(m, cap, &t.pass));
     nb_objective obj = {.ctx = &t, .batches = 1, .gradient = tr_gradient,
                         .grad_norm = tr_grad_norm, .step = tr_step, .report = tr_report};
     if (!full) {
@@ -180,7 +177,7 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
             goto fail;
         }
         for (size_t i = 0; i < train->rows; i++) t.perm[i] = (int32_t)i;
-        NB_CHECK(nb_be_alloc(m->be, &t.idx, train->rows, NB_I32));
+        if (t.train.resident) NB_CHECK(nb_be_alloc(m->be, &t.idx, train->rows, NB_I32));
         nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
         obj.batches = (long)((train->rows + t.batch - 1) / t.batch);
         obj.epoch_begin = tr_epoch_begin;

@@ -82,11 +82,66 @@ nb_status nb_loss_parse(const char *name, nb_loss *out);
 
 typedef struct nb_backend nb_backend;
 
-/* device: "cpu" (the pure-C backend). NULL means "cpu". */
+/*
+ * device:
+ *   "cpu"        the pure-C backend;
+ *   "opencl"     the first OpenCL GPU, else the first OpenCL device; fails
+ *                (NB_ERR_BACKEND / NB_ERR_UNSUPPORTED) with the reason;
+ *   "opencl:P.D" device D of platform P, as listed by nb_opencl_devices;
+ *   "auto"       like "opencl", but falls back to "cpu" on any failure and
+ *                records why in nb_backend_note.
+ * NULL means "auto".
+ */
 nb_status nb_backend_create(const char *device, nb_backend **out);
 void nb_backend_free(nb_backend *be);
-/* Human-readable name, e.g. "cpu". Borrowed. */
+/* Human-readable name, e.g. "cpu" or "opencl:0.0 (device name)". Borrowed. */
 const char *nb_backend_name(const nb_backend *be);
+/* Why "auto" fell back to the cpu, in one line; "" otherwise. Borrowed. */
+const char *nb_backend_note(const nb_backend *be);
+
+/* One OpenCL device, as "opencl:P.D" names it. */
+typedef struct nb_device_info {
+    int platform, device;    /* P and D                                  */
+    char platform_name[128];
+    char name[128];
+    char vendor[128];
+    char driver[64];         /* driver version                           */
+    char version[128];       /* OpenCL version the device supports       */
+    char type[8];            /* "GPU", "CPU", "ACCEL" or "OTHER"         */
+    unsigned compute_units;
+    unsigned clock_mhz;
+    uint64_t global_mem;     /* bytes                                    */
+    uint64_t local_mem;      /* bytes                                    */
+    uint64_t max_alloc;      /* largest single buffer, bytes             */
+    size_t max_work_group;
+} nb_device_info;
+
+/*
+ * List the OpenCL devices: up to cap entries into out, the total into
+ * *count, and into *auto_pick the index "auto" and "opencl" would choose
+ * (-1 if none). NB_ERR_UNSUPPORTED when this build has no OpenCL or no
+ * loader or platform is installed; the message says which.
+ */
+nb_status nb_opencl_devices(nb_device_info *out, int cap, int *count, int *auto_pick);
+
+/* Per-op timing ("compare device timings"). While enabled, every op's
+ * calls, time, flops and bytes are accumulated: OpenCL times kernels with
+ * profiling events, the cpu backend with a monotonic clock. */
+typedef struct nb_op_profile {
+    const char *op;  /* "gemm", "bias_act", …, "write", "read"; static     */
+    uint64_t calls;
+    double seconds;  /* device time for kernels; wall time on cpu          */
+    double flops;    /* counted work (GEMM: 2·M·N·K; element-wise: 0)       */
+    double bytes;    /* bytes moved to or from memory (transfers: across)   */
+} nb_op_profile;
+
+nb_status nb_backend_profile_enable(nb_backend *be, int on);
+/* Wait for queued work, then copy up to cap op entries with calls > 0;
+ * returns how many were copied. */
+int nb_backend_profile(nb_backend *be, nb_op_profile *out, int cap);
+/* Seconds spent building device programs, and whether they came from the
+ * on-disk cache (1), were compiled (0), or no program was needed (-1). */
+void nb_backend_build_info(const nb_backend *be, double *seconds, int *cached);
 
 /* -------------------------------------------------------------- datasets */
 

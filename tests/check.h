@@ -15,17 +15,39 @@
 #include "nabla.h"
 
 /* The backend a test runs on: $NABLA_TEST_DEVICE, or "cpu". Prints the
- * device and, on failure, the reason; returns 0 on success. */
+ * device. Returns 0 with *be set; or 0 with *be NULL when the device is an
+ * OpenCL one and this machine has no OpenCL (tests then skip, and say
+ * "skipped: no OpenCL" with the reason); or -1 on any other failure. */
 static inline int nb_test_open_backend(nb_backend **be)
 {
     const char *dev = getenv("NABLA_TEST_DEVICE");
     if (!dev || !*dev) dev = "cpu";
     print_message("backend %s\n", dev);
-    if (nb_backend_create(dev, be) != NB_OK) {
+    *be = NULL;
+    nb_status st = nb_backend_create(dev, be);
+    if (st == NB_ERR_UNSUPPORTED && dev[0] == 'o') {
+        print_message("skipped: no OpenCL: %s\n", nb_last_error());
+        return 0;
+    }
+    if (st != NB_OK) {
         print_error("cannot create backend %s: %s\n", dev, nb_last_error());
         return -1;
     }
     return 0;
+}
+
+/* The bundled digits from $NABLA_DATA_DIR (set by CTest); NULL after
+ * printing why if they cannot be loaded. */
+static inline nb_dataset *nb_test_load_digits(void)
+{
+    const char *dir = getenv("NABLA_DATA_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/digits.csv", dir ? dir : "data");
+    nb_csv_options co;
+    nb_csv_options_default(&co);
+    nb_dataset *d = NULL;
+    if (nb_dataset_load_csv(path, &co, &d) != NB_OK) print_error("%s\n", nb_last_error());
+    return d;
 }
 
 /*
@@ -72,6 +94,17 @@ static inline void nb_assert_close_impl(const float *got, const double *want, si
 {
     nb_assert_close_any(got, want, NULL, n, atol, rtol, what, file, line);
 }
+
+/* One double against another: |got − want| ≤ atol + rtol·|want|. */
+#define assert_close_d(got, want, atol, rtol)                                                     \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        if (!(fabs(g_ - w_) <= (atol) + (rtol) * fabs(w_))) {                                       \
+            fprintf(stderr, "%s:%d: %s = %.9g, want %.9g within atol %g + rtol %g\n", __FILE__,    \
+                    __LINE__, #got, g_, w_, (double)(atol), (double)(rtol));                       \
+            _fail(__FILE__, __LINE__);                                                             \
+        }                                                                                          \
+    } while (0)
 
 /* Same, with a float reference. */
 #define assert_close_f(got, want, n, atol, rtol)                                                  \

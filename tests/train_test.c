@@ -45,6 +45,7 @@ static nb_dataset *xor_data(void)
 static void test_xor_converges(void **state)
 {
     (void)state;
+    if (!be) skip(); /* no device: the reason was printed */
     const int widths[] = {2, 4, 1};
     const nb_act acts[] = {NB_ACT_SIGMOID, NB_ACT_SIGMOID};
     nb_dataset *d = xor_data();
@@ -75,26 +76,12 @@ static void test_xor_converges(void **state)
     nb_dataset_free(d);
 }
 
-static nb_dataset *load_digits(void)
-{
-    const char *dir = getenv("NABLA_DATA_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/digits.csv", dir ? dir : "data");
-    nb_csv_options co;
-    nb_csv_options_default(&co);
-    nb_dataset *d = NULL;
-    if (nb_dataset_load_csv(path, &co, &d) != NB_OK) {
-        print_error("%s\n", nb_last_error());
-        fail();
-    }
-    return d;
-}
-
 /* Train the CLI's default (64-32-10 sigmoid MSE, lr 0.5, batch 32, 100
  * epochs, 20% validation, seed 1); return the final parameters. */
 static float *train_digits(nb_result *r, size_t *n_params)
 {
-    nb_dataset *all = load_digits(), *tr = NULL, *va = NULL;
+    nb_dataset *all = nb_test_load_digits(), *tr = NULL, *va = NULL;
+    assert_non_null(all);
     assert_int_equal(nb_dataset_rows(all), 1797);
     assert_int_equal(nb_dataset_split(all, 0.2, 1, &tr, &va), NB_OK);
     const int widths[] = {64, 32, 10};
@@ -120,6 +107,7 @@ static float *train_digits(nb_result *r, size_t *n_params)
 static void test_digits_default_and_determinism(void **state)
 {
     (void)state;
+    if (!be) skip(); /* no device: the reason was printed */
     nb_result r1, r2;
     size_t n1, n2;
     float *t1 = train_digits(&r1, &n1);
@@ -139,6 +127,7 @@ static void test_digits_default_and_determinism(void **state)
 static void test_seed_changes_the_run(void **state)
 {
     (void)state;
+    if (!be) skip(); /* no device: the reason was printed */
     const int widths[] = {2, 3, 1};
     const nb_act acts[] = {NB_ACT_TANH, NB_ACT_IDENTITY};
     nb_model *a = NULL, *b = NULL;
@@ -158,6 +147,7 @@ static void test_seed_changes_the_run(void **state)
 static void test_minibatch_budgets(void **state)
 {
     (void)state;
+    if (!be) skip(); /* no device: the reason was printed */
     nb_dataset *d = xor_data();
     const int widths[] = {2, 4, 1};
     const nb_act acts[] = {NB_ACT_SIGMOID, NB_ACT_SIGMOID};
@@ -201,6 +191,7 @@ static void test_minibatch_budgets(void **state)
 static void test_divergence_is_an_error(void **state)
 {
     (void)state;
+    if (!be) skip(); /* no device: the reason was printed */
     const float x[] = {1, 2, 3, 4};
     const float y[] = {10, 20, 30, 40};
     nb_dataset *d = NULL;
@@ -224,6 +215,7 @@ static void test_divergence_is_an_error(void **state)
 static void test_bad_arguments(void **state)
 {
     (void)state;
+    if (!be) skip(); /* no device: the reason was printed */
     nb_dataset *d = xor_data();
     const int widths[] = {3, 1};
     const nb_act acts[] = {NB_ACT_SIGMOID};

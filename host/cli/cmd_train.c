@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/profile.h"
 #include "nabla.h"
 
 /* The bundled UCI digits (data/digits.csv), embedded at build time. */
@@ -54,19 +55,22 @@ static const char train_help[] =
     "  --tol-grad X        stop once the full-data gradient norm is <= X\n"
     "                      (mini-batch: costs one extra pass per epoch)\n"
     "  --seed S            seed for initialisation, split and shuffling (default 1)\n"
-    "  --device cpu        compute backend (default cpu)\n"
+    "  --device D          auto (default: an OpenCL GPU, else any OpenCL device,\n"
+    "                      else cpu), cpu, opencl, or opencl:P.D from\n"
+    "                      'nabla devices'; also set by NABLA_DEVICE\n"
     "\n"
     "Output\n"
     "  --print-every N     print every N epochs (default: 1, or about 20 lines\n"
     "                      in full-batch mode)\n"
     "  --measure-grad      also measure the gradient norm at printed mini-batch\n"
     "                      epochs (one extra pass each)\n"
+    "  --profile           print time per op (kernels, transfers) after training\n"
     "  --log FILE.jsonl    one JSON object per epoch: epoch, loss, val_loss, val_acc,\n"
     "                      grad_norm, lr, seconds (null when not measured)\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit status: 0 trained, 1 training failed (e.g. the loss became NaN),\n"
-    "2 bad arguments or data.\n";
+    "2 bad arguments or data, 3 the requested device failed.\n";
 
 typedef struct train_args {
     const char *data, *log, *device;
@@ -79,6 +83,7 @@ typedef struct train_args {
     int standardize;
     long print_every;
     int epochs_set;
+    int profile;
     nb_train_options opt;
 } train_args;
 
@@ -100,6 +105,7 @@ static const struct option long_opts[] = {
     {"tol-grad", required_argument, 0, 'g'}, {"seed", required_argument, 0, 's'},
     {"device", required_argument, 0, 'D'},   {"print-every", required_argument, 0, 'p'},
     {"log", required_argument, 0, 'o'},      {"measure-grad", no_argument, 0, 'm'},
+    {"profile", no_argument, 0, 'P'},
     {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
 
 /* Parse one option; returns 1 to go on, 0 after printing an error. */
@@ -147,6 +153,7 @@ static int parse_opt(int c, const char *v, train_args *a)
     case 'p': return nb_arg_long(cmd, "--print-every", v, 1, 1000000000L, &a->print_every);
     case 'o': a->log = v; return 1;
     case 'm': a->opt.measure_grad = 1; return 1;
+    case 'P': a->profile = 1; return 1;
     }
     return 0;
 }
@@ -272,7 +279,8 @@ static int run(train_args *a)
         code = NB_EXIT_USAGE;
         goto done;
     }
-    if ((st = nb_backend_create(a->device, &be)) != NB_OK) goto fail_st;
+    if ((code = nb_cli_open_backend("train", a->device, &be)) != 0) goto done;
+    code = NB_EXIT_FAIL;
     st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->opt.seed, &m);
     if (st != NB_OK) goto fail_st;
     if (a->standardize) {
@@ -304,6 +312,7 @@ static int run(train_args *a)
     a->opt.report_every = log ? 1 : a->print_every;
     print_header(a, tr, va, be);
     nb_result res;
+    if (a->profile && (st = nb_backend_profile_enable(be, 1)) != NB_OK) goto fail_st;
     st = nb_train(m, tr, va, &a->opt, &res);
     if (st != NB_OK) goto fail_st;
     printf("stopped: %s\n", res.why);
@@ -311,6 +320,7 @@ static int run(train_args *a)
     if (va) printf("  val_loss %.6g", res.val_loss);
     if (va && nb_dataset_classes(va) > 0) printf("  val_acc %.2f%%", 100.0 * res.val_acc);
     printf("  in %.2fs\n", res.seconds);
+    if (a->profile) nb_cli_print_profile(stdout, be, res.seconds);
     code = NB_EXIT_OK;
     goto done;
 fail_st:
@@ -337,6 +347,7 @@ int nb_cmd_train(int argc, char **argv)
     nb_train_options_default(&a.opt);
     a.val = 0.2;
     a.device = getenv("NABLA_DEVICE");
+    if (a.device && !*a.device) a.device = NULL; /* empty means unset: auto */
     a.loss = NB_LOSS_MSE;
     int c;
     optind = 1;

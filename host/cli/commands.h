@@ -6,5 +6,6 @@
 #define NB_CLI_COMMANDS_H
 
 int nb_cmd_train(int argc, char **argv);
+int nb_cmd_devices(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const char main_help[] =
     "\n"
     "Commands\n"
     "  train      train a model on a CSV file or the bundled digits\n"
+    "  devices    list the OpenCL devices and the one --device auto picks\n"
     "\n"
     "Run 'nabla <command> --help' for a command's options.\n"
     "  -h, --help       this help\n"
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
         return NB_EXIT_OK;
     }
     if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
     fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
     return NB_EXIT_USAGE;
 }

@@ -260,6 +260,9 @@ nb_status nb_cpu_backend_create(nb_backend **out)
     be->ops = &cpu_ops;
     be->ctx = c;
     snprintf(be->name, sizeof be->name, "cpu");
+    be->build_cached = -1; /* no device program */
+    be->data_budget = UINT64_MAX; /* host memory: data is always "resident" */
+    be->max_alloc = UINT64_MAX;
     *out = be;
     return NB_OK;
 }

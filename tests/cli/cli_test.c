@@ -3,8 +3,8 @@
  * messages for bad flags and bad data (naming the flag, or file:line:col),
  * the default digits run, and the --log file.
  *
- * The binary comes from $NABLA_CLI (set by CTest). Each run's stdout and
- * stderr go to temporary files that the checks read back.
+ * CTest runs this with NABLA_DEVICE=cpu, so behaviour is checked on the
+ * pure-C backend; device choice and fallback are device_test.c's job.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,90 +12,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static const char *cli;
-static char tmpdir[256];
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Run `nabla args...` (NULL-terminated); return its exit status. */
-static int run(const char *arg0, ...)
-{
-    const char *argv[64];
-    int argc = 0;
-    va_list ap;
-    argv[argc++] = cli;
-    va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *)) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char out[300], err[300];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr)) _exit(127);
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    slurp(out, out_text, sizeof out_text);
-    slurp(err, err_text, sizeof err_text);
-    assert_true(WIFEXITED(status)); /* never a crash or abort */
-    return WEXITSTATUS(status);
-}
-
-static const char *write_file(const char *name, const char *text)
-{
-    static char path[300];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    cli = getenv("NABLA_CLI");
-    if (!cli || access(cli, X_OK) != 0) {
-        print_error("NABLA_CLI must name the nabla binary (CTest sets it)\n");
-        return -1;
-    }
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/nabla-cli-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "cli/run_cli.h"
 
 /* `nabla train` with no arguments: the bundled digits, above 90%. */
 static void test_default_train(void **state)
 {
     (void)state;
-    assert_int_equal(run("train", NULL), 0);
+    /* The true default: no --device and no NABLA_DEVICE, so "auto". */
+    static const char *const unset[] = {"NABLA_DEVICE=", NULL};
+    assert_int_equal(run_env(unset, "train", NULL), 0);
     const char *fin = strstr(out_text, "final:");
     assert_non_null(fin);
     const char *acc = strstr(fin, "val_acc ");
@@ -237,5 +162,5 @@ int main(void)
         cmocka_unit_test(test_full_batch_halting_message),
         cmocka_unit_test(test_help_and_version),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

@@ -1,0 +1,58 @@
+/*
+ * profile.c — the --profile table ("compare device timings") and opening
+ * the backend a command asked for.
+ *
+ * Kernel ops report achieved GFLOP/s (GEMM) or GB/s (element-wise, from
+ * the bytes each op must touch); transfers report bytes across the bus.
+ */
+#include "cli/profile.h"
+
+#include <string.h>
+
+#include "cli/args.h"
+
+static int is_transfer(const char *op) { return !strcmp(op, "write") || !strcmp(op, "read"); }
+
+void nb_cli_print_profile(FILE *f, nb_backend *be, double wall_seconds)
+{
+    nb_op_profile p[32];
+    int n = nb_backend_profile(be, p, 32);
+    double total = 0.0, build = 0.0;
+    int cached = -1;
+    for (int i = 0; i < n; i++) total += p[i].seconds;
+    nb_backend_build_info(be, &build, &cached);
+    fprintf(f, "\nprofile: %s\n", nb_backend_name(be));
+    fprintf(f, "%-13s %9s %11s %10s %7s %12s\n", "op", "calls", "total ms", "mean us", "share",
+            "rate");
+    for (int i = 0; i < n; i++) {
+        double ms = 1e3 * p[i].seconds, us = 1e6 * p[i].seconds / (double)p[i].calls;
+        char rate[32] = "";
+        if (p[i].seconds > 0 && p[i].flops > 0)
+            snprintf(rate, sizeof rate, "%.2f GFLOP/s", p[i].flops / p[i].seconds * 1e-9);
+        else if (p[i].seconds > 0 && p[i].bytes > 0)
+            snprintf(rate, sizeof rate, "%.2f GB/s", p[i].bytes / p[i].seconds * 1e-9);
+        fprintf(f, "%-13s %9llu %11.2f %10.2f %6.1f%% %12s", p[i].op,
+                (unsigned long long)p[i].calls, ms, us, total > 0 ? 100.0 * p[i].seconds / total : 0.0,
+                rate);
+        if (is_transfer(p[i].op)) fprintf(f, "  %.3g MB moved", p[i].bytes * 1e-6);
+        fputc('\n', f);
+    }
+    fprintf(f, "%-13s %9s %11.2f   (ops); wall %.2f ms, host and waiting %.2f ms\n", "total", "",
+            1e3 * total, 1e3 * wall_seconds, 1e3 * (wall_seconds - total));
+    if (cached >= 0)
+        fprintf(f, "program build: %.1f ms (%s)\n", 1e3 * build, cached ? "from cache" : "compiled");
+}
+
+int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
+{
+    nb_status st = nb_backend_create(device, be);
+    if (st != NB_OK) {
+        fprintf(stderr, "nabla %s: --device %s: %s\n", cmd, device ? device : "auto",
+                nb_last_error());
+        /* A device the user named explicitly must not fail quietly. */
+        return st == NB_ERR_ARG ? NB_EXIT_USAGE : NB_EXIT_DEVICE;
+    }
+    if (nb_backend_note(*be)[0])
+        fprintf(stderr, "nabla %s: using cpu, OpenCL unavailable: %s\n", cmd, nb_backend_note(*be));
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * devdata.h — a dataset as the passes see it (private).
+ *
+ * Resident: the inputs (standardised with the model's statistics) and the
+ * float targets (one-hot rows for labels) are uploaded once and stay on
+ * the backend; a mini-batch is gathered there through an index buffer, so
+ * a step moves nothing across the bus but the epoch's indices.
+ * Streamed: when the data does not fit the backend's budget, it stays on
+ * the host and each chunk of rows is copied up when a pass needs it.
+ */
+#ifndef NB_DEVDATA_H
+#define NB_DEVDATA_H
+
+#include <stdbool.h>
+
+#include "pass.h"
+
+typedef struct nb_devdata {
+    size_t rows;
+    int inputs, outputs;
+    bool resident;
+    nb_buf x, t;              /* resident: (rows, inputs), (rows, outputs)      */
+    const nb_dataset *host;   /* streamed: the host rows (borrowed)             */
+    const float *mean, *std;  /* streamed: the model's standardisation, or NULL */
+    float *stage;             /* streamed: host staging for one chunk           */
+    size_t stage_rows;
+} nb_devdata;
+
+/*
+ * Make d available to passes of up to cap rows: resident if it fits the
+ * backend's data budget (and its largest-buffer limit), else streamed.
+ */
+nb_status nb_devdata_open(const nb_model *m, const nb_dataset *d, size_t cap, nb_devdata *dd);
+void nb_devdata_close(nb_backend *be, nb_devdata *dd);
+
+/*
+ * Views x (rows, inputs) and t (rows, outputs) of rows r0 … r0+rows−1 of
+ * dd, or, with order (host, the epoch's permutation) and order_dev (its
+ * copy on the backend, for resident data), of rows order[r0 …]. Contiguous
+ * resident rows are viewed in place; other rows land in p's buffers.
+ */
+nb_status nb_devdata_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t rows,
+                          const int32_t *order, const nb_buf *order_dev, nb_view *x, nb_view *t);
+
+#endif

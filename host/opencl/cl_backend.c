@@ -1,0 +1,210 @@
+/*
+ * cl_backend.c — the OpenCL backend's life cycle, buffers, launches and
+ * profile. The ops themselves are in cl_ops.c.
+ *
+ * One context and one in-order queue per backend: ops run in the order
+ * they are enqueued, so no op waits on the host unless it reads a result.
+ * With profiling on, every launch and transfer carries an event, resolved
+ * into nb_backend.prof when the queue is next synchronised.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opencl/cl_backend.h"
+#include "status.h"
+
+/* ------------------------------------------------------------ profile */
+
+/* Add the device time of every finished tracked event to the profile. */
+static nb_status resolve_pending(nb_cl_ctx *c)
+{
+    nb_status st = NB_OK;
+    for (int i = 0; i < c->n_pending; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        cl_event ev = c->pending[i].ev;
+        if (st == NB_OK && nb_cl.clWaitForEvents(1, &ev) == CL_SUCCESS &&
+            nb_cl.clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
+            nb_cl.clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS &&
+            t1 >= t0)
+            c->be->prof[c->pending[i].op].seconds += 1e-9 * (double)(t1 - t0);
+        nb_cl.clReleaseEvent(ev);
+    }
+    c->n_pending = 0;
+    return st;
+}
+
+nb_status nb_cl_track(nb_cl_ctx *c, cl_event ev)
+{
+    if (c->n_pending == NB_CL_PENDING_MAX) NB_TRY(resolve_pending(c));
+    c->pending[c->n_pending].ev = ev;
+    c->pending[c->n_pending].op = c->be->cur_op;
+    c->n_pending++;
+    return NB_OK;
+}
+
+/* ------------------------------------------------------------- launch */
+
+nb_status nb_cl_launch(nb_cl_ctx *c, nb_cl_kernel k, cl_uint dims, const size_t *global,
+                       const size_t *local, size_t local_mem_bytes)
+{
+    size_t g[2], items = 1;
+    for (cl_uint d = 0; d < dims; d++) {
+        if (global[d] == 0) return NB_OK; /* nothing to do */
+        if (local[d] > c->dev.max_item[d])
+            return NB_FAIL(NB_ERR_BACKEND, "launch: local size %zu in dimension %u exceeds the "
+                                           "device's %zu", local[d], d, c->dev.max_item[d]);
+        g[d] = (global[d] + local[d] - 1) / local[d] * local[d]; /* kernels guard the tail */
+        items *= local[d];
+    }
+    if (items > c->kwg[k])
+        return NB_FAIL(NB_ERR_BACKEND, "launch: %zu work-items per group, but the kernel allows "
+                                       "%zu (CL_KERNEL_WORK_GROUP_SIZE)", items, c->kwg[k]);
+    if (local_mem_bytes > c->t.local_mem)
+        return NB_FAIL(NB_ERR_BACKEND, "launch: %zu bytes of local memory, but the device has %zu",
+                       local_mem_bytes, c->t.local_mem);
+    cl_event ev = NULL;
+    CL_TRY(nb_cl.clEnqueueNDRangeKernel(c->queue, c->k[k], dims, NULL, g, local, 0, NULL,
+                                        c->be->profiling ? &ev : NULL));
+    return ev ? nb_cl_track(c, ev) : NB_OK;
+}
+
+nb_status nb_cl_scratch(nb_cl_ctx *c, size_t n)
+{
+    if (n <= c->scratch_n) return NB_OK;
+    /* Grow geometrically so a run settles after its first steps. */
+    size_t want = n < 2 * c->scratch_n ? 2 * c->scratch_n : n;
+    if (c->scratch) {
+        CL_TRY(nb_cl.clFinish(c->queue)); /* queued kernels may still use it */
+        nb_cl.clReleaseMemObject(c->scratch);
+        c->scratch = NULL;
+        c->scratch_n = 0;
+    }
+    cl_int err;
+    c->scratch = nb_cl.clCreateBuffer(c->context, CL_MEM_READ_WRITE, want * sizeof(float), NULL, &err);
+    CL_TRY(err);
+    c->scratch_n = want;
+    return NB_OK;
+}
+
+/* ------------------------------------------------------------ buffers */
+
+nb_status nb_cl_buf_alloc(void *ctx, nb_buf *b)
+{
+    nb_cl_ctx *c = ctx;
+    size_t bytes = b->n * 4;
+    if (bytes > c->dev.info.max_alloc)
+        return NB_FAIL(NB_ERR_BACKEND, "clCreateBuffer: %zu bytes exceed the device's largest "
+                                       "buffer (%llu bytes)", bytes,
+                       (unsigned long long)c->dev.info.max_alloc);
+    cl_int err;
+    cl_mem m = nb_cl.clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    CL_TRY(err);
+    b->handle = m;
+    return NB_OK;
+}
+
+void nb_cl_buf_free(void *ctx, nb_buf *b)
+{
+    (void)ctx;
+    nb_cl.clReleaseMemObject((cl_mem)b->handle);
+    b->handle = NULL;
+}
+
+nb_status nb_cl_buf_write(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n)
+{
+    nb_cl_ctx *c = ctx;
+    cl_event ev = NULL;
+    /* Blocking: the caller's memory may be reused as soon as we return. */
+    CL_TRY(nb_cl.clEnqueueWriteBuffer(c->queue, (cl_mem)dst->handle, CL_TRUE, off * 4, n * 4, src,
+                                      0, NULL, c->be->profiling ? &ev : NULL));
+    return ev ? nb_cl_track(c, ev) : NB_OK;
+}
+
+nb_status nb_cl_buf_read(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n)
+{
+    nb_cl_ctx *c = ctx;
+    cl_event ev = NULL;
+    CL_TRY(nb_cl.clEnqueueReadBuffer(c->queue, (cl_mem)src->handle, CL_TRUE, off * 4, n * 4, dst, 0,
+                                     NULL, c->be->profiling ? &ev : NULL));
+    return ev ? nb_cl_track(c, ev) : NB_OK;
+}
+
+nb_status nb_cl_copy(void *ctx, size_t n, nb_view src, nb_view dst)
+{
+    nb_cl_ctx *c = ctx;
+    cl_event ev = NULL;
+    CL_TRY(nb_cl.clEnqueueCopyBuffer(c->queue, (cl_mem)src.buf->handle, (cl_mem)dst.buf->handle,
+                                     src.off * 4, dst.off * 4, n * 4, 0, NULL,
+                                     c->be->profiling ? &ev : NULL));
+    return ev ? nb_cl_track(c, ev) : NB_OK;
+}
+
+nb_status nb_cl_sync(void *ctx)
+{
+    nb_cl_ctx *c = ctx;
+    CL_TRY(nb_cl.clFinish(c->queue));
+    return resolve_pending(c);
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+void nb_cl_destroy(void *ctx)
+{
+    nb_cl_ctx *c = ctx;
+    if (!c) return;
+    if (c->queue) nb_cl.clFinish(c->queue);
+    resolve_pending(c);
+    if (c->scratch) nb_cl.clReleaseMemObject(c->scratch);
+    nb_cl_program_release(c);
+    if (c->queue) nb_cl.clReleaseCommandQueue(c->queue);
+    if (c->context) nb_cl.clReleaseContext(c->context);
+    free(c);
+}
+
+nb_status nb_cl_backend_create(const char *spec, nb_backend **out)
+{
+    nb_status st;
+    *out = NULL;
+    nb_backend *be = calloc(1, sizeof *be);
+    nb_cl_ctx *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be), free(c);
+        return NB_NOMEM("nb_cl_backend_create", sizeof *be + sizeof *c);
+    }
+    be->ops = &nb_cl_ops_table;
+    be->ctx = c;
+    be->build_cached = -1;
+    c->be = be;
+    NB_CHECK(nb_cl_pick_device(spec, &c->dev));
+    NB_CHECK(nb_cl_tune(&c->dev, &c->t));
+    cl_int err;
+    c->context = nb_cl.clCreateContext(NULL, 1, &c->dev.id, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = NB_FAIL(NB_ERR_BACKEND, "clCreateContext: %s", nb_cl_err_name(err));
+        goto fail;
+    }
+    /* Profiling stays on in the queue; events are only requested while
+     * nb_backend_profile_enable is on, so it costs nothing otherwise. */
+    c->queue = nb_cl.clCreateCommandQueue(c->context, c->dev.id, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS) {
+        st = NB_FAIL(NB_ERR_BACKEND, "clCreateCommandQueue: %s", nb_cl_err_name(err));
+        goto fail;
+    }
+    NB_CHECK(nb_cl_build(c));
+    /* Keep data resident while it takes at most half the device memory;
+     * the rest is for parameters, activations and the driver. The test
+     * hook NABLA_DEVICE_DATA_LIMIT (bytes) lowers it to force streaming. */
+    be->max_alloc = c->dev.info.max_alloc;
+    be->data_budget = c->dev.info.global_mem / 2;
+    const char *lim = getenv("NABLA_DEVICE_DATA_LIMIT");
+    if (lim && *lim) be->data_budget = strtoull(lim, NULL, 10);
+    snprintf(be->name, sizeof be->name, "opencl:%d.%d (%s)", c->dev.info.platform,
+             c->dev.info.device, c->dev.info.name);
+    *out = be;
+    return NB_OK;
+fail:
+    nb_cl_destroy(c);
+    free(be);
+    return st;
+}

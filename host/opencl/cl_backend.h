@@ -1,0 +1,118 @@
+/*
+ * cl_backend.h — internals of the OpenCL backend shared by its files:
+ * device choice (cl_device.c), tunables (cl_tune.c), programs and the
+ * binary cache (cl_program.c), launches and ops (cl_backend.c, cl_ops.c).
+ */
+#ifndef NB_CL_BACKEND_H
+#define NB_CL_BACKEND_H
+
+#include <stdbool.h>
+
+#include "backend.h"
+#include "opencl/cl_api.h"
+
+/* A chosen device with what nabla needs to know about it. */
+typedef struct nb_cl_device {
+    cl_platform_id platform;
+    cl_device_id id;
+    nb_device_info info;
+    size_t max_item[2]; /* CL_DEVICE_MAX_WORK_ITEM_SIZES in dimensions 0 and 1 */
+    unsigned pref_vec_float;
+} nb_cl_device;
+
+/* Compile-time parameters of the kernels, passed with -D. */
+typedef struct nb_cl_tunables {
+    int wg;                                     /* 1-D kernels: work-group size (2^k)   */
+    int gemm_tm, gemm_tn, gemm_tk, gemm_wm, gemm_wn, gemm_vw;
+    int gemv_wg;                                /* GEMV work-group size (2^k)           */
+    size_t max_wg;                              /* limits the choice was made under     */
+    size_t local_mem;
+} nb_cl_tunables;
+
+/* Every kernel nabla launches; the names are the kernels' names. */
+#define NB_CL_KERNELS(X)                                                                           \
+    X(gemm_nn) X(gemm_nt) X(gemm_tn) X(gemm_tt) X(gemv_n) X(gemv_t) X(gather_rows) X(fill)        \
+    X(bias_act) X(bias_softmax) X(act_backward) X(loss_sum) X(reduce_sum) X(col_sum_part)         \
+    X(col_sum_final) X(sum_sq_part) X(update_sgd)
+
+typedef enum nb_cl_kernel {
+#define NB_CL_K_ENUM(name) K_##name,
+    NB_CL_KERNELS(NB_CL_K_ENUM)
+#undef NB_CL_K_ENUM
+    K_COUNT
+} nb_cl_kernel;
+
+/* An event to time once it completes, with the op it belongs to. */
+typedef struct nb_cl_pending {
+    cl_event ev;
+    nb_op op;
+} nb_cl_pending;
+
+enum { NB_CL_PENDING_MAX = 1024 };
+
+typedef struct nb_cl_ctx {
+    nb_backend *be; /* back-pointer: profiling state lives there */
+    nb_cl_device dev;
+    nb_cl_tunables t;
+    cl_context context;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel k[K_COUNT];
+    size_t kwg[K_COUNT];  /* CL_KERNEL_WORK_GROUP_SIZE of each kernel */
+    cl_mem scratch;       /* reduction partials, grown on demand        */
+    size_t scratch_n;     /* floats                                     */
+    nb_cl_pending pending[NB_CL_PENDING_MAX];
+    int n_pending;
+} nb_cl_ctx;
+
+/* ---- cl_device.c ---- */
+/* Pick a device: spec NULL = first GPU else first device; "P.D" = that one. */
+nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out);
+
+/* ---- cl_tune.c ---- */
+/* Choose tunables for the device within its (possibly test-forced) limits. */
+nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t);
+/* Step down to the next smaller GEMM configuration; 0 if none is left. */
+int nb_cl_tune_shrink(nb_cl_tunables *t);
+/* The -D options for the tunables. */
+void nb_cl_tune_options(const nb_cl_tunables *t, char *buf, size_t n);
+/* Local memory bytes the GEMM kernels use with these tunables. */
+size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t);
+
+/* ---- cl_program.c ---- */
+/* Build (or load from the cache) the program and create every kernel. */
+nb_status nb_cl_build(nb_cl_ctx *c);
+void nb_cl_program_release(nb_cl_ctx *c);
+
+/* ---- cl_backend.c ---- */
+/*
+ * The one launch helper: global sizes are rounded up to multiples of the
+ * local sizes, and the local size and local memory are checked against the
+ * kernel's and device's limits first (the error names both numbers).
+ */
+nb_status nb_cl_launch(nb_cl_ctx *c, nb_cl_kernel k, cl_uint dims, const size_t *global,
+                       const size_t *local, size_t local_mem_bytes);
+/* Make sure the scratch buffer holds at least n floats. */
+nb_status nb_cl_scratch(nb_cl_ctx *c, size_t n);
+/* Record an event for the profile (takes ownership of ev). */
+nb_status nb_cl_track(nb_cl_ctx *c, cl_event ev);
+/* Buffer ops and life cycle, for the ops table in cl_ops.c. */
+void nb_cl_destroy(void *ctx);
+nb_status nb_cl_buf_alloc(void *ctx, nb_buf *b);
+void nb_cl_buf_free(void *ctx, nb_buf *b);
+nb_status nb_cl_buf_write(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n);
+nb_status nb_cl_buf_read(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n);
+nb_status nb_cl_copy(void *ctx, size_t n, nb_view src, nb_view dst);
+nb_status nb_cl_sync(void *ctx);
+
+/* ---- cl_ops.c ---- */
+extern const nb_backend_ops nb_cl_ops_table;
+
+/* Set kernel argument i to a value of any type; the call text names it. */
+#define CL_ARG(c, kid, i, v)                                                                       \
+    do {                                                                                           \
+        __typeof__(v) cl_arg_v_ = (v);                                                             \
+        CL_TRY(nb_cl.clSetKernelArg((c)->k[(kid)], (i), sizeof cl_arg_v_, &cl_arg_v_));            \
+    } while (0)
+
+#endif

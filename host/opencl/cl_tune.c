@@ -1,0 +1,131 @@
+/*
+ * cl_tune.c — the kernels' compile-time parameters, chosen from device
+ * queries: the work-group limit, the per-dimension item limits and the
+ * local memory size. Nothing assumes a vendor; a GPU starts from the
+ * largest GEMM tile, and every device steps down a fixed ladder until the
+ * configuration fits its limits.
+ *
+ * Test hooks (environment): NABLA_CL_MAX_WG and NABLA_CL_MAX_LOCAL_MEM
+ * lower the limits, as a small GPU would; NABLA_CL_GEMM="TM,TN,TK,WM,WN,VW"
+ * forces one GEMM configuration (it must still fit the limits).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opencl/cl_backend.h"
+#include "status.h"
+
+/* GEMM configurations from large to small: tile TM×TN, K-slice TK,
+ * register block WM×WN per work-item. (TM/WM)·(TN/WN) work-items. */
+static const int ladder[][5] = {
+    {64, 64, 16, 4, 4}, /* 256 items, 8 KiB local: a typical GPU's sweet spot */
+    {32, 32, 16, 4, 4}, /*  64 items                                         */
+    {32, 32, 8, 2, 2},  /* 256 items                                         */
+    {16, 16, 8, 2, 2},  /*  64 items                                         */
+    {8, 8, 4, 1, 1},    /*  64 items                                         */
+    {4, 4, 4, 1, 1},    /*  16 items                                         */
+    {2, 2, 2, 1, 1},    /*   4 items                                         */
+    {1, 1, 1, 1, 1},    /*   1 item: any device can run this                 */
+};
+enum { LADDER_N = sizeof ladder / sizeof ladder[0] };
+
+static size_t env_limit(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    return (*end == '\0' && x > 0 && x < dflt) ? (size_t)x : dflt;
+}
+
+static int pow2_floor(size_t x)
+{
+    int p = 1;
+    while ((size_t)p * 2 <= x && p < (1 << 20)) p *= 2;
+    return p;
+}
+
+size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t)
+{
+    /* The A and B tiles of one K-slice, plus the padding gemm.cl may add. */
+    size_t tm = (size_t)t->gemm_tm, tn = (size_t)t->gemm_tn, tk = (size_t)t->gemm_tk;
+    return (tm * tk + tk * tn + tk + tm + tn) * sizeof(float);
+}
+
+/* Does the current GEMM configuration fit the limits? */
+static int gemm_fits(const nb_cl_tunables *t, const size_t *max_item)
+{
+    size_t lx = (size_t)(t->gemm_tn / t->gemm_wn), ly = (size_t)(t->gemm_tm / t->gemm_wm);
+    return lx * ly <= t->max_wg && lx <= max_item[0] && ly <= max_item[1] &&
+           nb_cl_gemm_local_bytes(t) <= t->local_mem;
+}
+
+static void set_rung(nb_cl_tunables *t, int i)
+{
+    t->gemm_tm = ladder[i][0];
+    t->gemm_tn = ladder[i][1];
+    t->gemm_tk = ladder[i][2];
+    t->gemm_wm = ladder[i][3];
+    t->gemm_wn = ladder[i][4];
+    /* Vector loads only where a work-item owns that many columns. */
+    if (t->gemm_vw > t->gemm_wn) t->gemm_vw = t->gemm_wn;
+}
+
+int nb_cl_tune_shrink(nb_cl_tunables *t)
+{
+    for (int i = 0; i + 1 < LADDER_N; i++) {
+        if (ladder[i][0] == t->gemm_tm && ladder[i][1] == t->gemm_tn && ladder[i][2] == t->gemm_tk &&
+            ladder[i][3] == t->gemm_wm && ladder[i][4] == t->gemm_wn) {
+            set_rung(t, i + 1);
+            return 1;
+        }
+    }
+    if (t->gemm_tm == 1 && t->gemm_tn == 1) return 0;
+    set_rung(t, LADDER_N - 1); /* a forced configuration off the ladder */
+    return 1;
+}
+
+nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
+{
+    memset(t, 0, sizeof *t);
+    t->max_wg = env_limit("NABLA_CL_MAX_WG", dev->info.max_work_group);
+    t->local_mem = env_limit("NABLA_CL_MAX_LOCAL_MEM", (size_t)dev->info.local_mem);
+    size_t one_d = t->max_wg < dev->max_item[0] ? t->max_wg : dev->max_item[0];
+    t->wg = pow2_floor(one_d < 256 ? one_d : 256);
+    t->gemv_wg = pow2_floor(one_d < 64 ? one_d : 64);
+    t->gemm_vw = dev->pref_vec_float >= 4 ? 4 : dev->pref_vec_float >= 2 ? 2 : 1;
+
+    const char *forced = getenv("NABLA_CL_GEMM");
+    if (forced && *forced) {
+        int v[6];
+        if (sscanf(forced, "%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6 ||
+            v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[0] % v[3] ||
+            v[1] % v[4] || !(v[5] == 1 || v[5] == 2 || v[5] == 4))
+            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s': want TM,TN,TK,WM,WN,VW with TM%%WM = "
+                                       "TN%%WN = 0 and VW in 1, 2, 4", forced);
+        t->gemm_tm = v[0], t->gemm_tn = v[1], t->gemm_tk = v[2];
+        t->gemm_wm = v[3], t->gemm_wn = v[4], t->gemm_vw = v[5];
+        if (!gemm_fits(t, dev->max_item))
+            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s' needs %d work-items and %zu bytes of "
+                                       "local memory; the device allows %zu and %zu", forced,
+                           (v[0] / v[3]) * (v[1] / v[4]), nb_cl_gemm_local_bytes(t), t->max_wg,
+                           t->local_mem);
+        return NB_OK;
+    }
+    set_rung(t, 0);
+    while (!gemm_fits(t, dev->max_item))
+        if (!nb_cl_tune_shrink(t))
+            return NB_FAIL(NB_ERR_BACKEND, "no GEMM configuration fits %zu work-items and %zu "
+                                           "bytes of local memory", t->max_wg, t->local_mem);
+    return NB_OK;
+}
+
+void nb_cl_tune_options(const nb_cl_tunables *t, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "-cl-std=CL1.2 -DWG_SIZE=%d -DGEMV_WG=%d -DGEMM_TM=%d -DGEMM_TN=%d -DGEMM_TK=%d "
+             "-DGEMM_WM=%d -DGEMM_WN=%d -DGEMM_VW=%d",
+             t->wg, t->gemv_wg, t->gemm_tm, t->gemm_tn, t->gemm_tk, t->gemm_wm, t->gemm_wn,
+             t->gemm_vw);
+}

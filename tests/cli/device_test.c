@@ -1,0 +1,188 @@
+/*
+ * device_test.c — choosing a device from the command line, and what
+ * happens when OpenCL is missing or broken:
+ *   - no loader (NABLA_OPENCL_LIBRARY points nowhere) and no platform
+ *     (OCL_ICD_VENDORS names an empty directory): "auto" trains on the cpu
+ *     after one line saying why; an explicit "opencl" exits 3;
+ *   - a kernel that does not compile (NABLA_KERNEL_DIR): the full build log,
+ *     naming the kernel file and line; "auto" falls back, "opencl" exits 3;
+ *   - `nabla devices`, --profile, bad --device values;
+ *   - the binary does not link an OpenCL library at all.
+ * Tests that need a working OpenCL device skip, saying so, without one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "cli/run_cli.h"
+
+static int have_opencl;   /* `nabla devices` found a device          */
+static const char *no_cl; /* the reason expected without a loader    */
+
+static int setup(void **state)
+{
+    if (cli_setup(state) != 0) return -1;
+    int code = run("devices", NULL);
+    have_opencl = code == 0 && strstr(out_text, "<- auto") != NULL;
+    /* A build with NABLA_OPENCL=OFF gives its own reason for every case. */
+    no_cl = strstr(out_text, "built without OpenCL") ? "built without OpenCL" : NULL;
+    print_message("OpenCL device available: %s\n", have_opencl ? "yes" : "no");
+    return code == 0 ? 0 : -1;
+}
+
+static void need_opencl(void)
+{
+    if (!have_opencl) {
+        print_message("skipped: no OpenCL device on this machine\n");
+        skip();
+    }
+}
+
+static void test_no_loader(void **state)
+{
+    (void)state;
+    static const char *const env[] = {"NABLA_OPENCL_LIBRARY=/nonexistent/libOpenCL.so.1", NULL};
+    const char *why = no_cl ? no_cl : "no OpenCL loader";
+    assert_int_equal(run_env(env, "train", "--device", "auto", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(err_text, "using cpu"));
+    assert_non_null(strstr(err_text, why));
+    assert_non_null(strstr(out_text, "device cpu"));
+    assert_non_null(strstr(out_text, "stopped:"));
+    /* Exactly one line of explanation. */
+    assert_null(strchr(strchr(err_text, '\n') + 1, '\n'));
+
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 3);
+    assert_non_null(strstr(err_text, why));
+    assert_null(strstr(out_text, "epoch"));
+
+    static const char *const env2[] = {"NABLA_OPENCL_LIBRARY=/nonexistent/libOpenCL.so.1",
+                                       "NABLA_DEVICE=opencl", NULL};
+    assert_int_equal(run_env(env2, "train", "--epochs", "1", NULL), 3);
+
+    assert_int_equal(run_env(env, "devices", NULL), 0);
+    assert_non_null(strstr(out_text, "none: "));
+    assert_non_null(strstr(out_text, why));
+    assert_non_null(strstr(out_text, "auto         -> cpu"));
+}
+
+static void test_no_platform(void **state)
+{
+    (void)state;
+    /* The ICD loader reads its driver list from this directory: empty. */
+    char vendors[400];
+    snprintf(vendors, sizeof vendors, "OCL_ICD_VENDORS=%s", tmpdir);
+    const char *const env[] = {vendors, NULL};
+    assert_int_equal(run_env(env, "train", "--device", "auto", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(err_text, "using cpu"));
+    assert_true(strstr(err_text, "no OpenCL platform") || strstr(err_text, "no OpenCL loader") ||
+                (no_cl && strstr(err_text, no_cl)));
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 3);
+}
+
+/* Copy the kernels to tmpdir/k and break act.cl at its last line + 1. */
+static int broken_kernel_dir(char *dir, size_t n)
+{
+    const char *src = getenv("NABLA_KERNEL_SRC");
+    assert_non_null(src);
+    snprintf(dir, n, "%s/k", tmpdir);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/*.cl '%s'/", dir, src, dir);
+    assert_int_equal(system(cmd), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/act.cl", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int lines = 0, ch;
+    while ((ch = fgetc(f)) != EOF) lines += ch == '\n';
+    fclose(f);
+    f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("this_is_not_opencl_c;\n", f);
+    assert_int_equal(fclose(f), 0);
+    return lines + 1; /* the line the error is on */
+}
+
+static void test_kernel_build_failure(void **state)
+{
+    (void)state;
+    need_opencl();
+    char dir[400], kdir[450], cache[450], where[480];
+    int line = broken_kernel_dir(dir, sizeof dir);
+    snprintf(kdir, sizeof kdir, "NABLA_KERNEL_DIR=%s", dir);
+    snprintf(cache, sizeof cache, "NABLA_CACHE_DIR=%s/cache", tmpdir);
+    snprintf(where, sizeof where, "act.cl:%d:", line);
+    const char *const env[] = {kdir, cache, NULL};
+
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 3);
+    assert_non_null(strstr(err_text, "clBuildProgram"));
+    assert_non_null(strstr(err_text, "build log"));
+    assert_non_null(strstr(err_text, "-DWG_SIZE=")); /* the options */
+    assert_non_null(strstr(err_text, "driver"));
+    if (!strstr(err_text, where)) {
+        print_error("expected the log to name %s; stderr:\n%s\n", where, err_text);
+        fail();
+    }
+    assert_null(strstr(out_text, "epoch"));
+
+    assert_int_equal(run_env(env, "train", "--device", "auto", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(err_text, "using cpu"));
+    assert_non_null(strstr(err_text, where));
+    assert_non_null(strstr(out_text, "stopped:"));
+
+    static const char *const missing[] = {"NABLA_KERNEL_DIR=/nonexistent/kernels", NULL};
+    assert_int_equal(run_env(missing, "train", "--device", "opencl", "--epochs", "1", NULL), 3);
+    assert_non_null(strstr(err_text, "/nonexistent/kernels"));
+}
+
+static void test_devices_and_profile(void **state)
+{
+    (void)state;
+    assert_int_equal(run("devices", "--help", NULL), 0);
+    assert_int_equal(run("devices", "--bogus", NULL), 2);
+    assert_int_equal(run("train", "--device", "cpu", "--epochs", "1", "--profile", NULL), 0);
+    assert_non_null(strstr(out_text, "profile: cpu"));
+    assert_non_null(strstr(out_text, "GFLOP/s"));
+    assert_non_null(strstr(out_text, "\ngemm "));
+    assert_int_equal(run("train", "--device", "gpu", NULL), 2);
+    assert_non_null(strstr(err_text, "unknown device"));
+    need_opencl();
+    assert_int_equal(run("devices", NULL), 0);
+    assert_non_null(strstr(out_text, "opencl:0.0"));
+    assert_non_null(strstr(out_text, "compute units"));
+    assert_int_equal(run("train", "--device", "opencl:0.0", "--epochs", "1", "--profile", NULL), 0);
+    assert_non_null(strstr(out_text, "profile: opencl:0.0"));
+    assert_non_null(strstr(out_text, "program build:"));
+    assert_int_equal(run("train", "--device", "opencl:9.9", NULL), 2);
+    assert_non_null(strstr(err_text, "no OpenCL device 9.9"));
+    assert_int_equal(run("train", "--device", "opencl:x", NULL), 2);
+}
+
+/* The one binary must start where no OpenCL library exists at all. */
+static void test_binary_does_not_link_opencl(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ldd '%s' 2>&1", cli);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(buf, "libc.so")); /* ldd really listed the libraries */
+    assert_null(strstr(buf, "libOpenCL"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_loader),
+        cmocka_unit_test(test_no_platform),
+        cmocka_unit_test(test_kernel_build_failure),
+        cmocka_unit_test(test_devices_and_profile),
+        cmocka_unit_test(test_binary_does_not_link_opencl),
+    };
+    return cmocka_run_group_tests(tests, setup, cli_teardown);
+}
