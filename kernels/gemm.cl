@@ -13,7 +13,8 @@
  *   Local memory, bytes (TM = GEMM_TM etc.):
  *     gemm_nn, gemm_nt: 4 * (TM * (TK + 1) + TK * TN)   (A rows padded by one float)
  *     gemm_tn, gemm_tt: 4 * (TK * TM + TK * TN)
- *   so at most 4 * (TK*TM + TK*TN) + 4 * TM for every kernel.
+ *   so at most 4 * (TK*TM + TK*TN) + 4 * TM for every kernel (the padding, 4 * TM,
+ *   is within the 4 * (TK + TM + TN) bytes the host allows for).
  *
  * GEMV  gemv_n, gemv_t (N, K, alpha, x, offx, B, offB, beta, y, offy), for M == 1
  *   gemv_n: y[j] = alpha * sum_k x[k] B[j*K+k] + beta * y[j]    B stored N x K
@@ -37,7 +38,7 @@
  *   handled). Element indices within one matrix are uint, so M*K, K*N and
  *   M*N must be < 2^32; offsets are added as ulong.
  *
- * Numerics: every output is summed by one work-item in increasing k (GEMV_n:
+ * Numerics: every output is summed by one work-item in increasing k (gemv_n:
  * per-item partial sums in increasing k, then a fixed tree), with a*b + c,
  * which compilers contract to FMA where the device has it. Results are
  * deterministic for a device and set of tunables; the error obeys the usual
