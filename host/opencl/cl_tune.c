@@ -1,14 +1,17 @@
 /*
  * cl_tune.c — the kernels' compile-time parameters, chosen from device
- * queries: the work-group limit, the per-dimension item limits and the
- * local memory size. Nothing assumes a vendor; a GPU starts from the
- * largest GEMM tile, and every device steps down a fixed ladder until the
- * configuration fits its limits.
+ * queries: the device type, the work-group limit, the per-dimension item
+ * limits, the local memory size and the preferred vector width. Nothing
+ * assumes a vendor. A CPU device starts from large register blocks (its
+ * "work-items" are loop iterations: big blocks vectorise), any other
+ * device from the GPU row; every device then steps down a fixed ladder
+ * until the configuration fits its limits.
  *
  * Test hooks (environment): NABLA_CL_MAX_WG and NABLA_CL_MAX_LOCAL_MEM
  * lower the limits, as a small GPU would; NABLA_CL_GEMM="TM,TN,TK,WM,WN,VW"
  * forces one GEMM configuration (it must still fit the limits).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 /* GEMM configurations from large to small: tile TM×TN, K-slice TK,
  * register block WM×WN per work-item. (TM/WM)·(TN/WN) work-items. */
 static const int ladder[][5] = {
+    {128, 128, 32, 16, 16}, /* 64 items, 33 KiB local: CPU devices (PoCL: 5× the GPU row) */
     {64, 64, 16, 4, 4}, /* 256 items, 8 KiB local: a typical GPU's sweet spot */
     {32, 32, 16, 4, 4}, /*  64 items                                         */
     {32, 32, 8, 2, 2},  /* 256 items                                         */
@@ -93,7 +97,10 @@ nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
     t->local_mem = env_limit("NABLA_CL_MAX_LOCAL_MEM", (size_t)dev->info.local_mem);
     size_t one_d = t->max_wg < dev->max_item[0] ? t->max_wg : dev->max_item[0];
     t->wg = pow2_floor(one_d < 256 ? one_d : 256);
-    t->gemv_wg = pow2_floor(one_d < 64 ? one_d : 64);
+    bool cpu = strcmp(dev->info.type, "CPU") == 0;
+    /* GEMV: a CPU runs a work-group as a loop, so small groups waste less. */
+    size_t gemv = cpu ? 16 : 64;
+    t->gemv_wg = pow2_floor(one_d < gemv ? one_d : gemv);
     t->gemm_vw = dev->pref_vec_float >= 4 ? 4 : dev->pref_vec_float >= 2 ? 2 : 1;
 
     const char *forced = getenv("NABLA_CL_GEMM");
@@ -101,9 +108,10 @@ nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
         int v[6];
         if (sscanf(forced, "%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6 ||
             v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[0] % v[3] ||
-            v[1] % v[4] || !(v[5] == 1 || v[5] == 2 || v[5] == 4))
+            v[1] % v[4] || !(v[5] == 1 || v[5] == 2 || v[5] == 4) ||
+            !(v[4] == 1 || v[4] == 2 || v[4] == 4 || v[4] == 8 || v[4] == 16))
             return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s': want TM,TN,TK,WM,WN,VW with TM%%WM = "
-                                       "TN%%WN = 0 and VW in 1, 2, 4", forced);
+                                       "TN%%WN = 0, WN in 1, 2, 4, 8, 16 and VW in 1, 2, 4", forced);
         t->gemm_tm = v[0], t->gemm_tn = v[1], t->gemm_tk = v[2];
         t->gemm_wm = v[3], t->gemm_wn = v[4], t->gemm_vw = v[5];
         if (!gemm_fits(t, dev->max_item))
@@ -113,7 +121,7 @@ nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
                            t->local_mem);
         return NB_OK;
     }
-    set_rung(t, 0);
+    set_rung(t, cpu ? 0 : 1);
     while (!gemm_fits(t, dev->max_item))
         if (!nb_cl_tune_shrink(t))
             return NB_FAIL(NB_ERR_BACKEND, "no GEMM configuration fits %zu work-items and %zu "
