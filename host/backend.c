@@ -8,11 +8,13 @@
  */
 #include "backend.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "schedule.h"
 #include "status.h"
 
 /* ------------------------------------------------------------ creation */
@@ -292,13 +294,20 @@ nb_status nb_be_sum_sq(nb_backend *be, size_t n, nb_view x, nb_view out)
 }
 
 nb_status nb_be_update(nb_backend *be, const nb_optim_step *step, size_t n, nb_view theta,
-                       nb_view grad, nb_view state)
+                       nb_view grad, nb_view state, nb_view gnorm2, nb_view bad)
 {
     if (!step) return NB_FAIL(NB_ERR_ARG, "nb_be_update: step is NULL");
-    if (step->kind != NB_OPTIM_SGD)
+    if ((unsigned)step->kind > (unsigned)NB_OPT_ADAMW)
         return NB_FAIL(NB_ERR_ARG, "nb_be_update: unknown optimizer %d", (int)step->kind);
     if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_update: empty parameter vector");
+    if (!isfinite(step->lr) || !isfinite(step->bc1) || !isfinite(step->bc2))
+        return NB_FAIL(NB_ERR_ARG, "nb_be_update: non-finite step size or bias correction");
     NB_TRY(check_view("nb_be_update", "theta", theta, n, NB_F32));
     NB_TRY(check_view("nb_be_update", "grad", grad, n, NB_F32));
-    DISPATCH(be, NB_OP_UPDATE, 0, 12.0 * n, be->ops->update(be->ctx, step, n, theta, grad, state));
+    size_t k = (size_t)nb_optim_state_per_param(step->kind);
+    if (k > 0) NB_TRY(check_view("nb_be_update", "state", state, k * n, NB_F32));
+    if (step->clip_norm > 0) NB_TRY(check_view("nb_be_update", "gnorm2", gnorm2, 1, NB_F32));
+    if (bad.buf) NB_TRY(check_view("nb_be_update", "bad", bad, 1, NB_I32));
+    DISPATCH(be, NB_OP_UPDATE, 0, (12.0 + 8.0 * (double)k) * n,
+             be->ops->update(be->ctx, step, n, theta, grad, state, gnorm2, bad));
 }

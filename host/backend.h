@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "nabla.h"
+#include "optim_math.h"
 
 typedef enum nb_dtype { NB_F32 = 0, NB_I32 = 1 } nb_dtype;
 
@@ -43,15 +44,6 @@ static inline nb_view nb_view_at(const nb_buf *b, size_t off)
     nb_view v = {b, off};
     return v;
 }
-
-/* Optimizers the update op understands. Plain gradient descent for now;
- * the optimizer state buffer is unused by it. */
-typedef enum nb_optim_kind { NB_OPTIM_SGD = 0 } nb_optim_kind;
-
-typedef struct nb_optim_step {
-    nb_optim_kind kind;
-    float lr; /* α of this step */
-} nb_optim_step;
 
 /* Op ids, for profiles. */
 typedef enum nb_op {
@@ -109,9 +101,13 @@ typedef struct nb_backend_ops {
                          nb_view db);
     /* out[0] = Σ x², deterministic. */
     nb_status (*sum_sq)(void *ctx, size_t n, nb_view x, nb_view out);
-    /* θ (n) ← update(θ, g, state) for one optimizer step; one launch. */
+    /* θ (n) ← one optimizer step from g (n); state holds k·n floats (k from
+     * nb_optim_state_per_param: m, then v). With clip_norm > 0, gnorm2 (one
+     * float, on the backend) is ‖g‖², so clipping needs no read-back. If
+     * bad (one int32) is given, it is set to 1 when any new θ is NaN or Inf
+     * and left alone otherwise. One launch (one loop). */
     nb_status (*update)(void *ctx, const nb_optim_step *step, size_t n, nb_view theta,
-                        nb_view grad, nb_view state);
+                        nb_view grad, nb_view state, nb_view gnorm2, nb_view bad);
 } nb_backend_ops;
 
 struct nb_backend {
@@ -154,6 +150,6 @@ nb_status nb_be_col_sum(nb_backend *be, size_t rows, size_t cols, float beta, nb
                         nb_view db);
 nb_status nb_be_sum_sq(nb_backend *be, size_t n, nb_view x, nb_view out);
 nb_status nb_be_update(nb_backend *be, const nb_optim_step *step, size_t n, nb_view theta,
-                       nb_view grad, nb_view state);
+                       nb_view grad, nb_view state, nb_view gnorm2, nb_view bad);
 
 #endif

@@ -1,6 +1,11 @@
 /*
  * descent.c — the descent loop shared by every objective, and nb_descend,
- * gradient descent on a host function of doubles.
+ * descent on a host function of doubles.
+ *
+ * Per measured point the loop: guards against divergence (and saves the
+ * point as the last good one), measures validation when a rule or report
+ * needs it, consults the halting rules, reports, and then steps — with the
+ * schedule's α, or with α from the backtracking line search.
  */
 #include "descent.h"
 
@@ -13,114 +18,206 @@
 #include "schedule.h"
 #include "status.h"
 
+/* State of one run of the loop. */
+typedef struct run {
+    const nb_objective *o;
+    const nb_schedule *s;
+    nb_result *res;
+    nb_halt_state h;
+    long every;     /* report every this many epochs */
+    double t0;
+    double ls_alpha; /* the line search's next starting α */
+    int trials;      /* Φ evaluations of the last line search */
+    double lr;       /* α of the last step */
+} run;
+
 static void result_init(nb_result *res)
 {
     memset(res, 0, sizeof *res);
-    res->loss = res->grad_norm = res->val_loss = res->val_acc = NAN;
+    res->loss = res->grad_norm = res->val_loss = res->val_acc = res->lr = NAN;
 }
 
-/* A measured value that is NaN or ±Inf ends the run. */
-static nb_status check_finite(const nb_progress *p, bool grad_measured)
+static void record(run *r, const nb_progress *p)
 {
-    if (!isfinite(p->loss) || (grad_measured && !isfinite(p->grad_norm)))
-        return NB_FAIL(NB_ERR_NONFINITE,
-                       "nb_descent: the %s became %g after %ld iterations (step size too large?)",
-                       isfinite(p->loss) ? "gradient norm" : "loss",
-                       isfinite(p->loss) ? p->grad_norm : p->loss, p->iters);
+    r->res->iters = p->iters;
+    r->res->epochs = p->epochs;
+    r->res->loss = p->loss;
+    r->res->grad_norm = p->grad_norm;
+    r->res->lr = r->lr;
+}
+
+/*
+ * The divergence guard at a measured point: a NaN/Inf loss or parameter,
+ * or a loss past the factor, puts the last good parameters back and ends
+ * the run with an error; otherwise this point becomes the last good one.
+ */
+static nb_status guard(run *r, const nb_progress *p)
+{
+    bool bad = false;
+    NB_TRY(r->o->params_bad(r->o->ctx, &bad));
+    nb_halt d = nb_schedule_diverged(r->s, &r->h, p, !bad, r->res->why, sizeof r->res->why);
+    if (d == NB_HALT_NONE) return r->o->snapshot(r->o->ctx, NB_SNAP_GOOD);
+    record(r, p);
+    r->res->halt = d;
+    NB_TRY(r->o->restore(r->o->ctx, NB_SNAP_GOOD));
+    bool nonfinite = bad || !isfinite(p->loss);
+    return NB_FAIL(nonfinite ? NB_ERR_NONFINITE : NB_ERR_DIVERGED,
+                   "nb_descent: %s; the last good parameters were restored", r->res->why);
+}
+
+/* Validation (when a rule or the report needs it), halting, report. */
+static nb_status conclude(run *r, nb_progress *p, bool due, nb_halt *halt)
+{
+    const nb_objective *o = r->o;
+    double val_acc = NAN;
+    p->val_loss = NAN;
+    if (o->validate && o->has_val && (due || r->s->early_stop > 0))
+        NB_TRY(o->validate(o->ctx, &p->val_loss, &val_acc));
+    p->seconds = nb_now() - r->t0;
+    if (*halt == NB_HALT_NONE) *halt = nb_schedule_halt(r->s, &r->h, p, r->res->why, sizeof r->res->why);
+    if (r->h.val_improved) NB_TRY(o->snapshot(o->ctx, NB_SNAP_BEST));
+    record(r, p);
+    if (!isnan(p->val_loss)) r->res->val_loss = p->val_loss, r->res->val_acc = val_acc;
+    if (o->report && (due || *halt != NB_HALT_NONE)) {
+        nb_epoch_stats st = {p->epochs, p->iters, p->loss, p->grad_norm, p->val_loss, val_acc,
+                             r->lr, r->trials, p->seconds};
+        int stop = 0;
+        NB_TRY(o->report(o->ctx, &st, &stop));
+        if (!isnan(st.val_loss)) r->res->val_loss = st.val_loss, r->res->val_acc = st.val_acc;
+        if (stop && *halt == NB_HALT_NONE) {
+            *halt = NB_HALT_CALLBACK;
+            snprintf(r->res->why, sizeof r->res->why,
+                     "stopped by the progress callback after %ld iterations", p->iters);
+        }
+    }
+    if (*halt == NB_HALT_EARLY_STOP) {
+        /* Back to the best point: what the run reports is measured there. */
+        NB_TRY(o->restore(o->ctx, NB_SNAP_BEST));
+        NB_TRY(o->validate(o->ctx, &r->res->val_loss, &r->res->val_acc));
+    }
     return NB_OK;
 }
 
-/* Report (when due) and record the epoch; may turn `halt` into CALLBACK. */
-static nb_status report_epoch(const nb_objective *o, const nb_progress *p, double lr, double t0,
-                              bool due, nb_halt *halt, nb_result *res)
+/*
+ * Backtracking from the current α: accept the first α (halving each time)
+ * with Φ(θ − α g) ≤ Φ(θ) − c α ‖g‖² (Armijo). After an acceptance on the
+ * first trial the next search starts from 2α, so α can grow back.
+ */
+static nb_status line_search(run *r, double loss, double gnorm, nb_halt *halt, const nb_progress *p)
 {
-    nb_epoch_stats s = {p->epochs, p->iters, p->loss, p->grad_norm, NAN, NAN, lr, nb_now() - t0};
-    int stop = 0;
-    if (o->report && due) {
-        NB_TRY(o->report(o->ctx, &s, &stop));
-        res->val_loss = s.val_loss;
-        res->val_acc = s.val_acc;
+    const nb_objective *o = r->o;
+    double alpha = r->ls_alpha, g2 = gnorm * gnorm;
+    NB_TRY(o->snapshot(o->ctx, NB_SNAP_TRIAL));
+    for (r->trials = 1;; r->trials++) {
+        double trial;
+        NB_TRY(o->trial(o->ctx, alpha, &trial));
+        r->res->evals++;
+        if (trial <= loss - r->s->armijo_c * alpha * g2) break; /* NaN never passes */
+        if (r->trials >= r->s->ls_max_trials || alpha * gnorm == 0.0) {
+            NB_TRY(o->restore(o->ctx, NB_SNAP_TRIAL));
+            *halt = NB_HALT_LINE_SEARCH;
+            snprintf(r->res->why, sizeof r->res->why,
+                     "line search: no decrease after %d trials down to α = %.3g, after %ld "
+                     "iterations", r->trials, alpha, p->iters);
+            return NB_OK;
+        }
+        alpha *= 0.5;
     }
-    res->iters = p->iters;
-    res->epochs = p->epochs;
-    res->loss = p->loss;
-    res->grad_norm = p->grad_norm;
-    if (stop && *halt == NB_HALT_NONE) {
-        *halt = NB_HALT_CALLBACK;
-        snprintf(res->why, sizeof res->why, "stopped by the progress callback after %ld iterations",
-                 p->iters);
-    }
+    r->lr = alpha;
+    r->ls_alpha = r->trials == 1 ? 2.0 * alpha : alpha;
     return NB_OK;
 }
 
-/* Full batch: measure Φ and ∇Φ at x_k, check the rules, then step. */
-static nb_status run_full(const nb_objective *o, const nb_schedule *s, long every, double t0,
-                          nb_result *res)
+/* Full batch: measure Φ and ∇Φ at x_k, guard, check the rules, then step. */
+static nb_status run_full(run *r)
 {
-    nb_progress p = {0, 0, NAN, NAN, true};
+    const nb_objective *o = r->o;
+    const nb_schedule *s = r->s;
+    nb_progress p = {0, 0, NAN, NAN, NAN, 0, true, true};
     nb_halt halt = NB_HALT_NONE;
     for (;;) {
         NB_TRY(o->gradient(o->ctx, 0, &p.loss));
+        r->res->evals++, r->res->grad_evals++;
         NB_TRY(o->grad_norm(o->ctx, &p.grad_norm));
-        NB_TRY(check_finite(&p, true));
-        halt = nb_schedule_halt(s, &p, res->why, sizeof res->why);
-        double lr = nb_schedule_lr(s, p.iters, p.epochs);
-        NB_TRY(report_epoch(o, &p, lr, t0, halt != NB_HALT_NONE || p.iters % every == 0, &halt,
-                            res));
+        if (!isfinite(p.grad_norm) && isfinite(p.loss)) p.loss = p.grad_norm; /* guard catches it */
+        NB_TRY(guard(r, &p));
+        NB_TRY(conclude(r, &p, p.iters % r->every == 0, &halt));
         if (halt != NB_HALT_NONE) break;
-        NB_TRY(o->step(o->ctx, lr));
+        if (s->line_search) {
+            NB_TRY(line_search(r, p.loss, p.grad_norm, &halt, &p));
+            if (halt != NB_HALT_NONE) break;
+        } else {
+            r->lr = nb_schedule_lr(s, p.iters, p.epochs);
+            nb_optim_step st = nb_optim_make_step(s, r->lr, p.iters + 1);
+            NB_TRY(o->step(o->ctx, &st));
+        }
         p.iters++;
         p.epochs++;
     }
-    res->halt = halt;
+    r->res->halt = halt;
     return NB_OK;
 }
 
-/* Mini-batch: an epoch of steps, then measure and check the rules. */
-static nb_status run_batches(const nb_objective *o, const nb_schedule *s, long every,
-                             bool measure_grad, double t0, nb_result *res)
+/* One epoch of mini-batch steps, guarded every check_every updates; it
+ * ends early when the iteration or time budget runs out. */
+static nb_status epoch_of_steps(run *r, nb_progress *p)
 {
-    nb_progress p = {0, 0, NAN, NAN, false};
-    nb_halt halt = NB_HALT_NONE;
-    double lr = nb_schedule_lr(s, 0, 0);
-    bool iters_spent = false;
-    while (halt == NB_HALT_NONE) {
-        if (o->epoch_begin) NB_TRY(o->epoch_begin(o->ctx, p.epochs));
-        for (long b = 0; b < o->batches; b++) {
-            lr = nb_schedule_lr(s, p.iters, p.epochs);
-            NB_TRY(o->gradient(o->ctx, b, NULL));
-            NB_TRY(o->step(o->ctx, lr));
-            p.iters++;
-            if (s->max_iters > 0 && p.iters >= s->max_iters) {
-                iters_spent = true;
-                break;
-            }
+    const nb_objective *o = r->o;
+    const nb_schedule *s = r->s;
+    if (o->epoch_begin) NB_TRY(o->epoch_begin(o->ctx, p->epochs));
+    for (long b = 0; b < o->batches; b++) {
+        r->lr = nb_schedule_lr(s, p->iters, p->epochs);
+        NB_TRY(o->gradient(o->ctx, b, NULL));
+        r->res->evals++, r->res->grad_evals++;
+        nb_optim_step st = nb_optim_make_step(s, r->lr, p->iters + 1);
+        NB_TRY(o->step(o->ctx, &st));
+        p->iters++;
+        if (p->iters % s->check_every == 0) {
+            NB_TRY(o->epoch_loss(o->ctx, &p->loss)); /* the mean so far: NaN once any was */
+            NB_TRY(guard(r, p));
         }
+        bool out_of_time = s->time_limit > 0 && nb_now() - r->t0 >= s->time_limit;
+        if ((s->max_iters > 0 && p->iters >= s->max_iters) || out_of_time) break;
+    }
+    return NB_OK;
+}
+
+/* Mini-batch: an epoch of steps, then measure, guard and check the rules. */
+static nb_status run_batches(run *r, bool measure_grad)
+{
+    const nb_objective *o = r->o;
+    nb_progress p = {0, 0, NAN, NAN, NAN, 0, false, true};
+    nb_halt halt = NB_HALT_NONE;
+    while (halt == NB_HALT_NONE) {
+        NB_TRY(epoch_of_steps(r, &p));
         p.epochs++;
-        bool due = p.epochs % every == 0;
+        bool due = p.epochs % r->every == 0;
         NB_TRY(o->epoch_loss(o->ctx, &p.loss));
         p.grad_norm = NAN;
-        bool want_grad = nb_schedule_needs_grad_norm(s) || (measure_grad && due);
-        if (want_grad) NB_TRY(o->exact(o->ctx, &p.loss, &p.grad_norm));
-        NB_TRY(check_finite(&p, want_grad));
-        halt = nb_schedule_halt(s, &p, res->why, sizeof res->why);
-        if (iters_spent && halt == NB_HALT_NONE) halt = NB_HALT_MAX_ITERS; /* mid-epoch stop */
-        NB_TRY(report_epoch(o, &p, lr, t0, due || halt != NB_HALT_NONE, &halt, res));
+        if (nb_schedule_needs_grad_norm(r->s) || (measure_grad && due)) {
+            NB_TRY(o->exact(o->ctx, &p.loss, &p.grad_norm));
+            r->res->evals++, r->res->grad_evals++;
+        }
+        NB_TRY(guard(r, &p));
+        /* A budget that ran out mid-epoch fires here: p.iters and the
+         * clock are already past it. */
+        NB_TRY(conclude(r, &p, due, &halt));
     }
-    res->halt = halt;
+    r->res->halt = halt;
     return NB_OK;
 }
 
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
                          bool measure_grad, nb_result *res)
 {
-    NB_TRY(nb_schedule_check("nb_descent", s));
+    NB_TRY(nb_schedule_check("nb_descent", s, o->batches <= 1, o->has_val));
     if (report_every < 1) return NB_FAIL(NB_ERR_ARG, "nb_descent: report_every %ld < 1", report_every);
-    double t0 = nb_now();
     result_init(res);
-    nb_status st = o->batches <= 1 ? run_full(o, s, report_every, t0, res)
-                                   : run_batches(o, s, report_every, measure_grad, t0, res);
-    res->seconds = nb_now() - t0;
+    run r = {.o = o, .s = s, .res = res, .every = report_every, .t0 = nb_now(), .ls_alpha = s->lr,
+             .lr = NAN};
+    nb_halt_state_init(&r.h);
+    nb_status st = o->batches <= 1 ? run_full(&r) : run_batches(&r, measure_grad);
+    res->seconds = nb_now() - r.t0;
     return st;
 }
 
@@ -128,16 +225,21 @@ nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long repor
 
 typedef struct fn_ctx {
     const nb_problem *p;
-    double *x;    /* (n) current point, the caller's array */
-    double *g;    /* (n) gradient at x                     */
-    double value; /* Φ(x)                                  */
+    size_t n;
+    double *x;        /* (n) current point: the caller's array        */
+    double *g;        /* (n) gradient at x                            */
+    double *scratch;  /* (n) gradient of line-search trials (unused)  */
+    double *state;    /* (2n) optimizer m, v                          */
+    double *snap[3];  /* (n each) NB_SNAP_* copies                    */
+    double value;     /* Φ(x)                                         */
+    bool bad;         /* a step produced a non-finite coordinate      */
 } fn_ctx;
 
 static nb_status fn_gradient(void *vctx, long b, double *loss)
 {
     fn_ctx *c = vctx;
     (void)b;
-    NB_TRY(c->p->f(c->p->user, c->p->n, c->x, &c->value, c->g));
+    NB_TRY(c->p->f(c->p->user, c->n, c->x, &c->value, c->g));
     *loss = c->value;
     return NB_OK;
 }
@@ -148,24 +250,64 @@ static nb_status fn_grad_norm(void *vctx, double *norm)
     /* Scaled by the largest entry so the sum of squares cannot overflow
      * while the gradient itself is finite. */
     double big = 0.0, s = 0.0;
-    for (size_t i = 0; i < c->p->n; i++) big = fmax(big, fabs(c->g[i]));
+    for (size_t i = 0; i < c->n; i++) big = fmax(big, fabs(c->g[i]));
+    for (size_t i = 0; i < c->n; i++) big = isnan(c->g[i]) ? NAN : big;
     if (big == 0.0 || !isfinite(big)) return *norm = big, NB_OK;
-    for (size_t i = 0; i < c->p->n; i++) s += (c->g[i] / big) * (c->g[i] / big);
+    for (size_t i = 0; i < c->n; i++) s += (c->g[i] / big) * (c->g[i] / big);
     *norm = big * sqrt(s);
     return NB_OK;
 }
 
-static nb_status fn_step(void *vctx, double lr)
+static nb_status fn_step(void *vctx, const nb_optim_step *st)
 {
     fn_ctx *c = vctx;
-    for (size_t i = 0; i < c->p->n; i++) c->x[i] -= lr * c->g[i];
+    double g2 = 0.0;
+    if (st->clip_norm > 0)
+        for (size_t i = 0; i < c->n; i++) g2 += c->g[i] * c->g[i];
+    double scale = nb_clip_scale(st->clip_norm, g2);
+    for (size_t i = 0; i < c->n; i++) {
+        nb_optim_elem(st, scale * c->g[i], &c->x[i], &c->state[i], &c->state[c->n + i]);
+        if (!isfinite(c->x[i])) c->bad = true;
+    }
     return NB_OK;
+}
+
+static nb_status fn_params_bad(void *vctx, bool *bad)
+{
+    fn_ctx *c = vctx;
+    *bad = c->bad;
+    c->bad = false;
+    return NB_OK;
+}
+
+static nb_status fn_snapshot(void *vctx, int slot)
+{
+    fn_ctx *c = vctx;
+    memcpy(c->snap[slot], c->x, c->n * sizeof(double));
+    return NB_OK;
+}
+
+static nb_status fn_restore(void *vctx, int slot)
+{
+    fn_ctx *c = vctx;
+    memcpy(c->x, c->snap[slot], c->n * sizeof(double));
+    return NB_OK;
+}
+
+static nb_status fn_trial(void *vctx, double alpha, double *loss)
+{
+    fn_ctx *c = vctx;
+    for (size_t i = 0; i < c->n; i++) c->x[i] = c->snap[NB_SNAP_TRIAL][i] - alpha * c->g[i];
+    return c->p->f(c->p->user, c->n, c->x, loss, c->scratch);
 }
 
 static nb_status fn_report(void *vctx, nb_epoch_stats *s, int *stop)
 {
     fn_ctx *c = vctx;
-    if (c->p->on_iterate) *stop = c->p->on_iterate(c->p->user, s->iters, c->p->n, c->x, c->value, c->g);
+    if (!c->p->on_iterate) return NB_OK;
+    nb_iterate it = {s->iters, c->n, c->x, c->value, c->g, s->iters ? s->lr : NAN,
+                     s->iters ? s->trials : 0};
+    *stop = c->p->on_iterate(c->p->user, &it);
     return NB_OK;
 }
 
@@ -173,11 +315,17 @@ nb_status nb_descend(const nb_problem *p, const nb_schedule *s, double *x, nb_re
 {
     if (!p || !p->f || !x || !res || p->n == 0)
         return NB_FAIL(NB_ERR_ARG, "nb_descend: need a problem with n > 0 and f, x and res");
-    fn_ctx c = {p, x, calloc(p->n, sizeof(double)), NAN};
-    if (!c.g) return NB_NOMEM("nb_descend", p->n * sizeof(double));
-    nb_objective o = {.ctx = &c, .batches = 1, .gradient = fn_gradient,
-                      .grad_norm = fn_grad_norm, .step = fn_step, .report = fn_report};
+    size_t n = p->n;
+    fn_ctx c = {p, n, x, NULL, NULL, NULL, {NULL, NULL, NULL}, NAN, false};
+    double *all = calloc(8 * n, sizeof(double)); /* g, scratch, m, v, 3 snapshots, spare */
+    if (!all) return NB_NOMEM("nb_descend", 8 * n * sizeof(double));
+    c.g = all, c.scratch = all + n, c.state = all + 2 * n;
+    for (int i = 0; i < 3; i++) c.snap[i] = all + (4 + (size_t)i) * n;
+    memcpy(c.snap[NB_SNAP_GOOD], x, n * sizeof(double));
+    nb_objective o = {.ctx = &c, .batches = 1, .gradient = fn_gradient, .grad_norm = fn_grad_norm,
+                      .step = fn_step, .params_bad = fn_params_bad, .snapshot = fn_snapshot,
+                      .restore = fn_restore, .trial = fn_trial, .report = fn_report};
     nb_status st = nb_descent_run(&o, s, 1, false, res);
-    free(c.g);
+    free(all);
     return st;
 }

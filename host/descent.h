@@ -1,11 +1,12 @@
 /*
  * descent.h — the one descent loop (private).
  *
- * The loop knows iterations, epochs, the schedule and the halting rules,
- * and nothing about what is being minimised: an objective supplies the
- * gradient, the update and the measurements through callbacks. nb_descend
- * plugs in a host function of doubles; nb_train plugs in an MLP on any
- * backend. Only what a rule or a report needs is ever measured.
+ * The loop knows iterations, epochs, the schedule, the line search, the
+ * divergence guard and the halting rules, and nothing about what is being
+ * minimised: an objective supplies gradients, steps and measurements
+ * through callbacks. nb_descend plugs in a host function of doubles;
+ * nb_train plugs in an MLP on any backend. Only what a rule or a report
+ * needs is ever measured.
  */
 #ifndef NB_DESCENT_H
 #define NB_DESCENT_H
@@ -13,10 +14,17 @@
 #include <stdbool.h>
 
 #include "nabla.h"
+#include "optim_math.h"
+
+/* Saved copies of the parameters. */
+enum { NB_SNAP_GOOD = 0, /* the last point that passed the divergence check */
+       NB_SNAP_BEST = 1, /* the best validation loss (early stopping)       */
+       NB_SNAP_TRIAL = 2 /* the line search's starting point                */ };
 
 typedef struct nb_objective {
     void *ctx;
     long batches; /* per epoch; 1 means full batch (iteration = epoch) */
+    bool has_val; /* validate() can measure a validation loss          */
 
     /* Optional: called before each epoch's first batch (e.g. shuffle). */
     nb_status (*epoch_begin)(void *ctx, long epoch);
@@ -25,22 +33,30 @@ typedef struct nb_objective {
     nb_status (*gradient)(void *ctx, long b, double *loss);
     /* ‖∇Φ‖ of the gradient last computed by `gradient`. */
     nb_status (*grad_norm)(void *ctx, double *norm);
-    /* x ← x − α ∇. */
-    nb_status (*step)(void *ctx, double lr);
-    /* Mini-batch only: mean batch loss over the epoch just finished. */
+    /* One optimizer step with the last gradient. */
+    nb_status (*step)(void *ctx, const nb_optim_step *st);
+    /* Mini-batch only: mean batch loss so far in this epoch. */
     nb_status (*epoch_loss)(void *ctx, double *loss);
     /* Mini-batch only: exact Φ and ‖∇Φ‖ over all data at the current point. */
     nb_status (*exact)(void *ctx, double *loss, double *norm);
-    /* Optional: the epoch's statistics (val fields may be filled in);
-     * set *stop to ask the loop to stop. */
+    /* Has any step since the last call produced a NaN or Inf parameter? */
+    nb_status (*params_bad)(void *ctx, bool *bad);
+    /* Save the parameters to / restore them from a slot (NB_SNAP_*). */
+    nb_status (*snapshot)(void *ctx, int slot);
+    nb_status (*restore)(void *ctx, int slot);
+    /* Line search: move to TRIAL − α ∇ (the last gradient) and return Φ there. */
+    nb_status (*trial)(void *ctx, double alpha, double *loss);
+    /* Optional: validation loss and accuracy at the current point. */
+    nb_status (*validate)(void *ctx, double *loss, double *acc);
+    /* Optional: the epoch's statistics; set *stop to ask the loop to stop. */
     nb_status (*report)(void *ctx, nb_epoch_stats *s, int *stop);
 } nb_objective;
 
 /*
  * Run descent until a rule of s fires. report_every ≥ 1: epochs between
  * reports (the last epoch is always reported). measure_grad: also measure
- * ‖∇Φ‖ at reported mini-batch epochs. Fills res (val fields from the last
- * report). A non-finite loss or gradient norm fails with NB_ERR_NONFINITE.
+ * ‖∇Φ‖ at reported mini-batch epochs. Fills res. Divergence restores the
+ * last good parameters and returns NB_ERR_NONFINITE or NB_ERR_DIVERGED.
  */
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
                          bool measure_grad, nb_result *res);

@@ -1,9 +1,10 @@
 /*
  * schedule.h — the descent schedule (private): the step size for each
- * iteration and the halting rules, in one place so both can grow.
+ * update and the halting rules, in one place so both can grow.
  *
  * Used by the one descent loop (descent.c), which serves nb_descend on any
- * function and nb_train on an MLP alike.
+ * function and nb_train on an MLP alike. The loop measures; this module
+ * decides.
  */
 #ifndef NB_SCHEDULE_H
 #define NB_SCHEDULE_H
@@ -14,27 +15,53 @@
 
 /* Where the descent stands when the rules are consulted. */
 typedef struct nb_progress {
-    long iters;       /* updates made so far                              */
-    long epochs;      /* full passes made so far                          */
-    double loss;      /* Φ measured at this point (NaN: not measured)     */
-    double grad_norm; /* ‖∇Φ‖ measured at this point (NaN: not measured) */
-    bool full_batch;  /* iterations and epochs coincide                   */
+    long iters;       /* updates made so far                                 */
+    long epochs;      /* full passes made so far                             */
+    double loss;      /* Φ measured at this point (NaN: not measured)        */
+    double grad_norm; /* ‖∇Φ‖ measured at this point (NaN: not measured)    */
+    double val_loss;  /* validation Φ at this point (NaN: none)              */
+    double seconds;   /* since the descent started                           */
+    bool full_batch;  /* iterations and epochs coincide                      */
+    bool epoch_end;   /* an epoch just ended: the per-epoch rules apply      */
 } nb_progress;
 
-/* NB_ERR_ARG with the reason if s is unusable. `fn` names the caller. */
-nb_status nb_schedule_check(const char *fn, const nb_schedule *s);
+/* What the rules remember between checks. */
+typedef struct nb_halt_state {
+    double best_loss;     /* lowest training Φ seen (divergence, plateau)    */
+    long plateau_run;     /* epochs in a row with too little improvement     */
+    double plateau_ref;   /* the loss the next epoch must improve on         */
+    double best_val;      /* lowest validation Φ seen (early stopping)       */
+    long since_best_val;  /* epochs since it                                 */
+    bool val_improved;    /* the last check saw a new best validation loss   */
+} nb_halt_state;
 
-/* Step size α for update number `iter` (0-based) in epoch `epoch`. */
-double nb_schedule_lr(const nb_schedule *s, long iter, long epoch);
+void nb_halt_state_init(nb_halt_state *h);
+
+/* NB_ERR_ARG with the reason if s is unusable. `fn` names the caller;
+ * full_batch and has_val say what the caller can support. */
+nb_status nb_schedule_check(const char *fn, const nb_schedule *s, bool full_batch, bool has_val);
 
 /* Does the ‖∇Φ‖ rule need ‖∇Φ‖ measured? */
 bool nb_schedule_needs_grad_norm(const nb_schedule *s);
 
+/* Floats of optimizer state per parameter (0, 1 or 2). */
+int nb_optim_state_per_param(nb_optim o);
+
 /*
  * Check the rules at p. Returns NB_HALT_NONE to go on, else the first rule
- * that fires (tolerance, target, iterations, epochs) with a sentence in why
- * such as "‖∇Φ‖ = 8.1e-07 ≤ 1e-06 after 412 iterations".
+ * that fires (tolerance, target, plateau, early stop, time, iterations,
+ * epochs) with a sentence in why such as "‖∇Φ‖ = 8.1e-07 ≤ 1e-06 after
+ * 412 iterations". Updates h (best losses, plateau and patience counters).
  */
-nb_halt nb_schedule_halt(const nb_schedule *s, const nb_progress *p, char *why, size_t why_size);
+nb_halt nb_schedule_halt(const nb_schedule *s, nb_halt_state *h, const nb_progress *p, char *why,
+                         size_t why_size);
+
+/*
+ * Divergence: NB_HALT_DIVERGED when loss is non-finite, params_ok is false,
+ * or loss > diverge_factor × the best loss so far; NB_HALT_NONE otherwise
+ * (and the best loss is updated). why says which.
+ */
+nb_halt nb_schedule_diverged(const nb_schedule *s, nb_halt_state *h, const nb_progress *p,
+                             bool params_ok, char *why, size_t why_size);
 
 #endif

@@ -22,6 +22,7 @@ const char *nb_status_str(nb_status s)
     case NB_ERR_UNSUPPORTED: return "NB_ERR_UNSUPPORTED";
     case NB_ERR_NONFINITE: return "NB_ERR_NONFINITE";
     case NB_ERR_INTERNAL: return "NB_ERR_INTERNAL";
+    case NB_ERR_DIVERGED: return "NB_ERR_DIVERGED";
     }
     return "NB_ERR_UNKNOWN";
 }

@@ -33,6 +33,9 @@ typedef struct trainer {
     int32_t *perm;   /* (rows) host copy of it                            */
     nb_rng rng;
     size_t rows_seen; /* rows stepped over this epoch                      */
+    nb_buf state;     /* optimizer state, k·n floats (none for sgd)        */
+    nb_buf snap[3];   /* NB_SNAP_* copies of θ, allocated when needed      */
+    nb_buf bad;       /* one int32: a step produced a NaN/Inf parameter    */
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -77,13 +80,16 @@ static nb_status tr_grad_norm(void *vctx, double *norm)
     return nb_pass_norm(t->m, &t->pass, &t->m->grad, t->m->n_params, norm);
 }
 
-static nb_status tr_step(void *vctx, double lr)
+static nb_status tr_step(void *vctx, const nb_optim_step *st)
 {
     trainer *t = vctx;
-    nb_optim_step step = {NB_OPTIM_SGD, (float)lr};
-    nb_view none = {NULL, 0};
-    return nb_be_update(t->m->be, &step, t->m->n_params, nb_view_at(&t->m->theta, 0),
-                        nb_view_at(&t->m->grad, 0), none);
+    nb_model *m = t->m;
+    nb_view none = {NULL, 0}, g2 = nb_view_at(&t->pass.scal, NB_SCAL_SUMSQ);
+    /* Clipping needs ‖g‖², which stays on the backend for the update. */
+    if (st->clip_norm > 0) NB_TRY(nb_be_sum_sq(m->be, m->n_params, nb_view_at(&m->grad, 0), g2));
+    return nb_be_update(m->be, st, m->n_params, nb_view_at(&m->theta, 0), nb_view_at(&m->grad, 0),
+                        t->state.handle ? nb_view_at(&t->state, 0) : none,
+                        st->clip_norm > 0 ? g2 : none, nb_view_at(&t->bad, 0));
 }
 
 static nb_status tr_epoch_loss(void *vctx, double *loss)
@@ -102,14 +108,69 @@ static nb_status tr_exact(void *vctx, double *loss, double *norm)
     return tr_grad_norm(vctx, norm);
 }
 
+static nb_status tr_params_bad(void *vctx, bool *bad)
+{
+    trainer *t = vctx;
+    int32_t flag = 0;
+    NB_TRY(nb_be_read(t->m->be, &t->bad, 0, &flag, 1));
+    if (flag) NB_TRY(nb_be_write(t->m->be, &t->bad, 0, &(int32_t){0}, 1));
+    *bad = flag != 0;
+    return NB_OK;
+}
+
+static nb_status tr_snapshot(void *vctx, int slot)
+{
+    trainer *t = vctx;
+    return nb_be_copy(t->m->be, t->m->n_params, nb_view_at(&t->m->theta, 0),
+                      nb_view_at(&t->snap[slot], 0));
+}
+
+static nb_status tr_restore(void *vctx, int slot)
+{
+    trainer *t = vctx;
+    return nb_be_copy(t->m->be, t->m->n_params, nb_view_at(&t->snap[slot], 0),
+                      nb_view_at(&t->m->theta, 0));
+}
+
+static nb_status tr_trial(void *vctx, double alpha, double *loss)
+{
+    trainer *t = vctx;
+    nb_model *m = t->m;
+    nb_view none = {NULL, 0};
+    nb_optim_step st = {NB_OPT_SGD, alpha, 0, 0, 0, 0, 0, 1, 1, 0};
+    NB_TRY(tr_restore(vctx, NB_SNAP_TRIAL));
+    NB_TRY(nb_be_update(m->be, &st, m->n_params, nb_view_at(&m->theta, 0), nb_view_at(&m->grad, 0),
+                        none, none, nb_view_at(&t->bad, 0)));
+    return nb_pass_full(m, &t->pass, &t->train, false, loss); /* Φ only, on the device */
+}
+
+static nb_status tr_validate(void *vctx, double *loss, double *acc)
+{
+    trainer *t = vctx;
+    return nb_pass_evaluate(t->m, &t->pass, &t->val, t->val_labels, loss, acc);
+}
+
 static nb_status tr_report(void *vctx, nb_epoch_stats *s, int *stop)
 {
     trainer *t = vctx;
-    if (t->has_val)
-        NB_TRY(nb_pass_evaluate(t->m, &t->pass, &t->val, t->val_labels, &s->val_loss,
-                                &s->val_acc));
     if (t->o->on_epoch) *stop = t->o->on_epoch(t->o->user, s);
     return NB_OK;
+}
+
+/* Buffers the schedule needs: optimizer state, snapshots, the flag. */
+static nb_status alloc_schedule(trainer *t, const nb_schedule *s)
+{
+    nb_backend *be = t->m->be;
+    size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(s->optim);
+    if (k > 0) {
+        NB_TRY(nb_be_alloc(be, &t->state, k * n, NB_F32));
+        NB_TRY(nb_be_fill(be, k * n, 0.0f, nb_view_at(&t->state, 0)));
+    }
+    bool need[3] = {true, s->early_stop > 0, s->line_search != 0};
+    for (int i = 0; i < 3; i++)
+        if (need[i]) NB_TRY(nb_be_alloc(be, &t->snap[i], n, NB_F32));
+    NB_TRY(nb_be_alloc(be, &t->bad, 1, NB_I32));
+    return nb_be_write(be, &t->bad, 0, &(int32_t){0}, 1);
 }
 
 /* ------------------------------------------------------------- nb_train */
@@ -119,7 +180,8 @@ static nb_status check_args(const nb_model *m, const nb_dataset *train, const nb
 {
     const char *fn = "nb_train";
     if (!m || !train || !o) return NB_FAIL(NB_ERR_ARG, "%s: model, data and options are required", fn);
-    NB_TRY(nb_schedule_check(fn, &o->schedule));
+    bool full = o->batch == 0 || o->batch >= train->rows;
+    NB_TRY(nb_schedule_check(fn, &o->schedule, full, val != NULL));
     if (o->report_every < 1) return NB_FAIL(NB_ERR_ARG, "%s: report_every %ld < 1", fn, o->report_every);
     if (train->rows > INT32_MAX)
         return NB_FAIL(NB_ERR_ARG, "%s: %zu training rows exceed the index range", fn, train->rows);
@@ -142,6 +204,9 @@ static void trainer_free(trainer *t)
     nb_devdata_close(be, &t->val);
     nb_pass_destroy(t->m, &t->pass);
     nb_be_free(be, &t->idx);
+    nb_be_free(be, &t->state);
+    nb_be_free(be, &t->bad);
+    for (int i = 0; i < 3; i++) nb_be_free(be, &t->snap[i]);
     free(t->perm);
 }
 
@@ -168,8 +233,11 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
         t.has_val = true;
         t.val_labels = val->labels;
     }
-    nb_objective obj = {.ctx = &t, .batches = 1, .gradient = tr_gradient,
-                        .grad_norm = tr_grad_norm, .step = tr_step, .report = tr_report};
+    NB_CHECK(alloc_schedule(&t, &o->schedule));
+    nb_objective obj = {.ctx = &t, .batches = 1, .has_val = t.has_val, .gradient = tr_gradient,
+                        .grad_norm = tr_grad_norm, .step = tr_step, .params_bad = tr_params_bad,
+                        .snapshot = tr_snapshot, .restore = tr_restore, .trial = tr_trial,
+                        .validate = tr_validate, .report = tr_report};
     if (!full) {
         t.perm = malloc(train->rows * sizeof *t.perm);
         if (!t.perm) {

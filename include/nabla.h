@@ -49,7 +49,8 @@ typedef enum nb_status {
     NB_ERR_BACKEND,     /* the compute backend failed (call and code given)  */
     NB_ERR_UNSUPPORTED, /* valid request this build or backend cannot do     */
     NB_ERR_NONFINITE,   /* a loss, gradient or parameter became NaN or Inf   */
-    NB_ERR_INTERNAL     /* a broken invariant inside nabla: please report    */
+    NB_ERR_INTERNAL,    /* a broken invariant inside nabla: please report    */
+    NB_ERR_DIVERGED     /* the loss grew past the divergence factor          */
 } nb_status;
 
 /* "NB_ERR_DATA" etc.; never NULL. */
@@ -266,50 +267,136 @@ nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, doub
 
 /* Why a descent stopped. */
 typedef enum nb_halt {
-    NB_HALT_NONE = 0,    /* still running / not started                   */
-    NB_HALT_MAX_ITERS,   /* the iteration budget is spent                 */
-    NB_HALT_MAX_EPOCHS,  /* the epoch budget is spent                     */
-    NB_HALT_TARGET_LOSS, /* Φ ≤ target                                    */
-    NB_HALT_TOL_GRAD,    /* ‖∇Φ‖ ≤ tol                                    */
-    NB_HALT_CALLBACK     /* a progress callback asked to stop             */
+    NB_HALT_NONE = 0,    /* still running / not started                       */
+    NB_HALT_MAX_ITERS,   /* the iteration budget is spent                     */
+    NB_HALT_MAX_EPOCHS,  /* the epoch budget is spent                         */
+    NB_HALT_TARGET_LOSS, /* Φ ≤ target                                        */
+    NB_HALT_TOL_GRAD,    /* ‖∇Φ‖ ≤ tol                                        */
+    NB_HALT_CALLBACK,    /* a progress callback asked to stop                 */
+    NB_HALT_TIME,        /* the wall-clock budget is spent                    */
+    NB_HALT_PLATEAU,     /* relative improvement < tol for K epochs in a row  */
+    NB_HALT_EARLY_STOP,  /* validation loss did not improve for K epochs;
+                            the best parameters seen were restored            */
+    NB_HALT_DIVERGED,    /* loss or parameters non-finite, or loss > factor ×
+                            best: the last good parameters were restored      */
+    NB_HALT_LINE_SEARCH  /* the line search found no decrease (at a minimum
+                            to float precision, or a wrong gradient)         */
 } nb_halt;
 
+/* How the step size α changes with the update count t (0-based) and the
+ * number of finished epochs e (in full-batch mode e = t). */
+typedef enum nb_lr_kind {
+    NB_LR_CONSTANT = 0, /* α0                                                   */
+    NB_LR_STEP,         /* α0 · γ^⌊e / step⌋                                    */
+    NB_LR_EXP,          /* α0 · γ^e                                             */
+    NB_LR_INV,          /* α0 / (1 + decay · t)                                 */
+    NB_LR_COSINE        /* linear warm-up α0 (t+1)/W for t < W, then
+                           α_min + (α0 − α_min)(1 + cos(π (t − W)/(T − W)))/2
+                           until t = T, α_min after                           */
+} nb_lr_kind;
+
+/* The direction of each step. Every kind is one launch (one loop) over
+ * the whole parameter vector; its state is one more vector (momentum,
+ * Nesterov) or two (Adam, AdamW). g below includes L2 weight decay. */
+typedef enum nb_optim {
+    NB_OPT_SGD = 0, /* θ ← θ − α g                                            */
+    NB_OPT_MOMENTUM,/* v ← μ v + g;  θ ← θ − α v                               */
+    NB_OPT_NESTEROV,/* v ← μ v + g;  θ ← θ − α (g + μ v)                       */
+    NB_OPT_ADAM,    /* m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
+                       θ ← θ − α m̂ / (√v̂ + ε), m̂ = m/(1−β1^t), v̂ = v/(1−β2^t) */
+    NB_OPT_ADAMW    /* Adam, with the decay decoupled: θ ← θ − α (m̂/(√v̂+ε) + λ θ) */
+} nb_optim;
+
+const char *nb_optim_name(nb_optim o);     /* "sgd", "momentum", "nesterov", "adam", "adamw" */
+nb_status nb_optim_parse(const char *name, nb_optim *out);
+const char *nb_lr_kind_name(nb_lr_kind k); /* "constant", "step", "exp", "inv", "cosine" */
+nb_status nb_lr_kind_parse(const char *name, nb_lr_kind *out);
+
 /*
- * Step size and halting, shared by nb_train and nb_descend. A zero (or,
- * for target_loss, a NaN) field disables that rule. At least one of
- * max_iters and max_epochs, target_loss, tol_grad must be set.
+ * Step size, direction and halting, shared by nb_train and nb_descend.
+ * A zero (or, for target_loss, a NaN) field disables that rule. At least
+ * one of max_iters, max_epochs, target_loss, tol_grad, time_limit must be
+ * set. nb_schedule_default gives constant α = 0.5, plain gradient descent,
+ * 100 epochs and divergence detection (factor 1e3, every step).
  */
 typedef struct nb_schedule {
-    double lr;          /* step size α > 0                                 */
-    long max_iters;     /* stop after this many updates; 0: no limit       */
-    long max_epochs;    /* stop after this many passes over the data       */
-    double target_loss; /* stop once Φ ≤ target_loss; NaN: disabled        */
-    double tol_grad;    /* stop once ‖∇Φ‖ ≤ tol_grad; 0: disabled          */
+    /* step size */
+    double lr;            /* α0 > 0                                           */
+    nb_lr_kind lr_kind;
+    double lr_gamma;      /* STEP, EXP: factor in (0, 1]                      */
+    long lr_step;         /* STEP: epochs per decay                           */
+    double lr_decay;      /* INV: decay ≥ 0                                   */
+    long lr_warmup;       /* COSINE: W warm-up updates                        */
+    long lr_period;       /* COSINE: T; 0: the iteration budget               */
+    double lr_min;        /* COSINE: α_min ≥ 0                                */
+    /* backtracking line search (full batch, plain gradient descent only):
+     * from the current α, halve until Φ(θ − α∇Φ) ≤ Φ(θ) − c α ‖∇Φ‖²; after
+     * an acceptance on the first trial, the next step starts from 2α */
+    int line_search;
+    double armijo_c;      /* c in (0, 1); default 1e-4                         */
+    int ls_max_trials;    /* default 60                                        */
+    /* direction */
+    nb_optim optim;
+    double momentum;      /* μ in [0, 1); default 0.9                          */
+    double beta1, beta2;  /* Adam; defaults 0.9, 0.999                         */
+    double eps;           /* Adam; default 1e-8                                */
+    double weight_decay;  /* λ ≥ 0: L2 (g += λθ), decoupled for AdamW          */
+    double clip_norm;     /* > 0: scale g so ‖g‖ ≤ clip_norm; 0: off            */
+    /* halting */
+    long max_iters;       /* stop after this many updates; 0: no limit        */
+    long max_epochs;      /* stop after this many passes over the data        */
+    double target_loss;   /* stop once Φ ≤ target_loss; NaN: disabled         */
+    double tol_grad;      /* stop once ‖∇Φ‖ ≤ tol_grad; 0: disabled           */
+    double time_limit;    /* seconds of wall time; 0: no limit                */
+    double plateau_tol;   /* stop when (best − Φ)/best < tol ...               */
+    long plateau_patience;/* ... for this many epochs in a row; 0: off         */
+    long early_stop;      /* patience in epochs on the validation loss; 0: off */
+    double diverge_factor;/* loss > factor × best loss is divergence; 0: off  */
+    long check_every;     /* updates between divergence checks (≥ 1)          */
 } nb_schedule;
 
-void nb_schedule_default(nb_schedule *s); /* lr 0.5, 100 epochs, no target, no tol */
+void nb_schedule_default(nb_schedule *s);
+
+/* α for update t (0-based) after e finished epochs, as the schedule says
+ * (without line search). T for COSINE falls back to max_iters. */
+double nb_schedule_lr(const nb_schedule *s, long t, long e);
 
 /* What a descent did. */
 typedef struct nb_result {
     nb_halt halt;        /* which rule fired                                  */
-    char why[160];       /* e.g. "‖∇Φ‖ = 8.1e-07 ≤ 1e-06 after 412 iterations" */
+    char why[192];       /* e.g. "‖∇Φ‖ = 8.1e-07 ≤ 1e-06 after 412 iterations" */
     long iters;          /* updates made                                      */
     long epochs;         /* full passes over the data                         */
+    long evals;          /* Φ evaluations, line-search trials included        */
+    long grad_evals;     /* ∇Φ evaluations                                    */
     double loss;         /* last measured Φ                                   */
     double grad_norm;    /* last measured ‖∇Φ‖; NaN if never measured         */
     double val_loss;     /* nb_train with validation data; else NaN           */
     double val_acc;      /* likewise, classification only                     */
+    double lr;           /* the last step size used                           */
     double seconds;      /* wall time                                         */
 } nb_result;
 
 /* --------------------------------------------------- generic descent loop */
 
-/* Φ(x) into *value and ∇Φ(x) into grad, both at x (n). */
+/* Φ(x) into *value and ∇Φ(x) into grad, both at x (n). Line-search
+ * trials call it too (their gradient is not used). */
 typedef nb_status (*nb_value_grad_fn)(void *user, size_t n, const double *x, double *value,
                                       double *grad);
-/* Called after each evaluation at iterate k (before the step); non-zero stops. */
-typedef int (*nb_iterate_fn)(void *user, long k, size_t n, const double *x, double value,
-                             const double *grad);
+
+/* One iterate of nb_descend, as its callback sees it (all borrowed). */
+typedef struct nb_iterate {
+    long k;             /* iterate number: x is the point after k updates       */
+    size_t n;
+    const double *x;    /* (n) the point                                        */
+    double value;       /* Φ(x)                                                 */
+    const double *grad; /* (n) ∇Φ(x)                                            */
+    double lr;          /* α of the step that led here (NaN for k = 0)          */
+    int trials;         /* line-search Φ evaluations of that step (0 without)   */
+} nb_iterate;
+
+/* Called at every iterate, the last one included; non-zero stops. */
+typedef int (*nb_iterate_fn)(void *user, const nb_iterate *it);
 
 typedef struct nb_problem {
     size_t n;                 /* dimension                          */
@@ -319,10 +406,16 @@ typedef struct nb_problem {
 } nb_problem;
 
 /*
- * Gradient descent on any function: from x (n, updated in place), repeat
- * x ← x − α ∇Φ(x) until a halting rule of s fires. Epochs equal iterations.
+ * Descent on any function: from x (n, updated in place), step with the
+ * schedule's step size and direction until one of its halting rules fires.
+ * Epochs equal iterations. Divergence (a non-finite or exploding Φ) puts
+ * the last good point back into x and returns NB_ERR_NONFINITE or
+ * NB_ERR_DIVERGED with res filled in.
  */
 nb_status nb_descend(const nb_problem *p, const nb_schedule *s, double *x, nb_result *res);
+
+/* ---- gradcheck: begin (the gradient-check API) */
+/* ---- gradcheck: end */
 
 /* ---------------------------------------------------------------- training */
 
@@ -333,7 +426,8 @@ typedef struct nb_epoch_stats {
     double grad_norm; /* ‖∇Φ‖ when measured, else NaN                            */
     double val_loss;  /* NaN without validation data                             */
     double val_acc;   /* NaN without validation data or for regression           */
-    double lr;        /* step size used in this epoch                            */
+    double lr;        /* step size of the epoch's last update                    */
+    int trials;       /* line-search Φ evaluations of the last update (0 without) */
     double seconds;   /* since training started                                  */
 } nb_epoch_stats;
 
@@ -363,8 +457,14 @@ void nb_train_options_default(nb_train_options *o);
  * the mean of the batch losses seen during the epoch. The ‖∇Φ‖ rule (and
  * measure_grad) costs one extra pass over the data per check, which also
  * replaces the loss by the exact Φ at the end of the epoch.
+ * Early stopping and the plateau rule work per epoch, on the validation
+ * loss and the training loss respectively; early stopping needs val.
  *
- * Returns NB_ERR_NONFINITE if the loss becomes NaN or Inf.
+ * Divergence is checked every schedule.check_every updates: a non-finite
+ * loss or parameter, or a loss above diverge_factor × the best, stops the
+ * run with the last good parameters restored, res filled in, and
+ * NB_ERR_NONFINITE or NB_ERR_DIVERGED returned. Training never goes on
+ * from NaN.
  */
 nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
                    const nb_train_options *o, nb_result *res);

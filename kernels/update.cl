@@ -1,13 +1,55 @@
 /*
- * update.cl — the parameter update over the whole contiguous parameter
- * buffer in one launch. Launch: 1-D over n.
+ * update.cl — one optimizer step over the whole contiguous parameter
+ * buffer, in one launch. Launch: 1-D over n.
+ *
+ * kind: 0 sgd, 1 momentum, 2 nesterov, 3 adam, 4 adamw (nabla's nb_optim).
+ * state holds m (n floats) and, for Adam, v (n more). With clip > 0 the
+ * gradient is scaled by min(1, clip / ‖g‖), ‖g‖² read from gnorm2 on the
+ * device, so clipping needs no round trip to the host. Weight decay wd is
+ * L2 (added to g) except for AdamW, where it is decoupled. bc1 and bc2 are
+ * Adam's bias corrections 1/(1 − β^t), and omb1, omb2 are 1 − β1, 1 − β2,
+ * all computed on the host in double (1 − β in float would lose digits).
+ * The formulas are those of host/optim_math.h. With check set, a new θ
+ * that is NaN or Inf sets *bad to 1 (an atomic exchange: any number of
+ * work-items may find one, and none clears it).
  */
 
-/* θ ← θ − α g (plain gradient descent). */
-__kernel void update_sgd(const ulong n, const float lr,
-                         __global float *theta, const ulong off_t,
-                         __global const float *grad, const ulong off_g)
+__kernel void update(const ulong n, const int kind, const float lr, const float mu,
+                     const float b1, const float b2, const float omb1, const float omb2,
+                     const float eps, const float wd,
+                     const float bc1, const float bc2, const float clip,
+                     __global float *theta, const ulong off_t,
+                     __global const float *grad, const ulong off_g,
+                     __global float *state, const ulong off_s,
+                     __global const float *gnorm2, const ulong off_n,
+                     const int check, __global int *bad, const ulong off_bad)
 {
     const ulong i = get_global_id(0);
-    if (i < n) theta[off_t + i] -= lr * grad[off_g + i];
+    if (i >= n) return;
+    float scale = 1.0f;
+    if (clip > 0.0f) {
+        const float norm = sqrt(gnorm2[off_n]);
+        if (norm > clip) scale = clip / norm;
+    }
+    const float th = theta[off_t + i];
+    float g = scale * grad[off_g + i];
+    if (kind != 4) g += wd * th;
+    float out;
+    if (kind == 0) {
+        out = th - lr * g;
+    } else if (kind <= 2) {
+        const float m = mu * state[off_s + i] + g;
+        state[off_s + i] = m;
+        out = th - lr * (kind == 1 ? m : g + mu * m);
+    } else {
+        const float m = b1 * state[off_s + i] + omb1 * g;
+        const float v = b2 * state[off_s + n + i] + omb2 * g * g;
+        state[off_s + i] = m;
+        state[off_s + n + i] = v;
+        float step = (m * bc1) / (sqrt(v * bc2) + eps);
+        if (kind == 4) step += wd * th;
+        out = th - lr * step;
+    }
+    theta[off_t + i] = out;
+    if (check && !isfinite(out)) atomic_xchg(bad + off_bad, 1);
 }

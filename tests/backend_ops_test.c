@@ -23,6 +23,7 @@
 #include "check.h"
 #include "cpu/ref.h"
 #include "rng.h"
+#include "schedule.h"
 
 enum { GUARD = 67 };                   /* sentinel elements on each side */
 static const uint32_t SENTINEL = 0x7fc0de11u; /* a NaN no op produces   */
@@ -429,26 +430,82 @@ static void test_sum_sq(void **state)
 
 /* -------------------------------------------------- update, fill, copy */
 
-static void test_update_sgd(void **state)
+/*
+ * Every optimizer, three steps in a row (so momentum and Adam state carry
+ * over), with and without weight decay and clipping, against ref_update.
+ * Tolerance: θ, m, v are O(1); each step is a handful of float operations
+ * (the reference rounds once from double, the backend after each op, and
+ * Adam's sqrt and division add a few ulps), so after three steps 16u
+ * relative and 16u absolute bound them.
+ */
+static void check_update(nb_optim kind, double wd, double clip)
+{
+    const size_t n = S(10007);
+    float *th = randv(n, -1, 1), *g = randv(n, -1, 1), *st = randv(2 * n, 0, 1);
+    float *wth = malloc(n * sizeof *wth), *wst = malloc(2 * n * sizeof *wst);
+    float *got = malloc(2 * n * sizeof *got);
+    assert_true(wth && wst && got);
+    memcpy(wth, th, n * sizeof *th);
+    memcpy(wst, st, 2 * n * sizeof *st);
+    float g2 = ref_sum_sq(n, g);
+    nb_schedule sch;
+    nb_schedule_default(&sch);
+    sch.optim = kind, sch.weight_decay = wd, sch.clip_norm = clip;
+    gbuf gt = gnew(n, NB_F32), gg = gnew(n, NB_F32), gs = gnew(2 * n, NB_F32), gn = gnew(1, NB_F32);
+    gbuf gbad = gnew(1, NB_I32);
+    int32_t zero = 0, flag;
+    gput(&gt, th), gput(&gg, g), gput(&gs, st), gput(&gn, &g2), gput(&gbad, &zero);
+    for (long t = 1; t <= 3; t++) {
+        nb_optim_step step = nb_optim_make_step(&sch, 0.05, t);
+        ref_update(&step, n, wth, g, wst, g2);
+        assert_int_equal(nb_be_update(be, &step, n, gv(&gt), gv(&gg), gv(&gs), gv(&gn), gv(&gbad)), NB_OK);
+    }
+    double *want = to_double(wth, n);
+    gget(&gt, got);
+    assert_close(got, want, n, 16 * U, 16 * U);
+    free(want);
+    size_t k = (size_t)nb_optim_state_per_param(kind);
+    if (k > 0) {
+        want = to_double(wst, k * n);
+        gget(&gs, got);
+        assert_close(got, want, k * n, 16 * U, 16 * U);
+        free(want);
+    }
+    gget(&gbad, &flag);
+    assert_int_equal(flag, 0); /* every θ finite: the flag stays clear */
+    gfree(&gt), gfree(&gg), gfree(&gs), gfree(&gn), gfree(&gbad);
+    free(th), free(g), free(st), free(wth), free(wst), free(got);
+}
+
+static void test_update(void **state)
 {
     NEED_BACKEND(state);
-    const size_t n = S(100003);
-    float *th = randv(n, -1, 1), *g = randv(n, -1, 1), *got = malloc(n * sizeof *got);
-    float *wf = malloc(n * sizeof *wf);
-    assert_true(got && wf);
-    memcpy(wf, th, n * sizeof *th);
-    ref_update_sgd(n, 0.3f, wf, g);
-    double *want = to_double(wf, n);
-    gbuf gt = gnew(n, NB_F32), gg = gnew(n, NB_F32);
-    gput(&gt, th), gput(&gg, g);
-    nb_optim_step step = {NB_OPTIM_SGD, 0.3f};
+    for (int kind = 0; kind <= (int)NB_OPT_ADAMW; kind++) {
+        check_update((nb_optim)kind, 0.0, 0.0);
+        check_update((nb_optim)kind, 0.01, 0.0);
+        check_update((nb_optim)kind, 0.0, 0.5); /* ‖g‖ ≈ 58 here: clipping is active */
+    }
+}
+
+/* A step that makes one parameter infinite sets the flag. */
+static void test_update_flags_nonfinite(void **state)
+{
+    NEED_BACKEND(state);
+    const size_t n = 33;
+    float th[33], g[33];
+    for (size_t i = 0; i < n; i++) th[i] = 1.0f, g[i] = 0.5f;
+    g[17] = -3e38f; /* θ − α g overflows for α = 10 */
+    gbuf gt = gnew(n, NB_F32), gg = gnew(n, NB_F32), gbad = gnew(1, NB_I32);
+    int32_t zero = 0, flag = 0;
+    gput(&gt, th), gput(&gg, g), gput(&gbad, &zero);
+    nb_schedule sch;
+    nb_schedule_default(&sch);
+    nb_optim_step step = nb_optim_make_step(&sch, 10.0, 1);
     nb_view none = {NULL, 0};
-    assert_int_equal(nb_be_update(be, &step, n, gv(&gt), gv(&gg), none), NB_OK);
-    gget(&gt, got);
-    /* θ − α·g: two float roundings vs one, on values ≤ 1.3: 2u·1.3 absolute. */
-    assert_close(got, want, n, 3 * U, 2 * U);
-    gfree(&gt), gfree(&gg);
-    free(th), free(g), free(got), free(wf), free(want);
+    assert_int_equal(nb_be_update(be, &step, n, gv(&gt), gv(&gg), none, none, gv(&gbad)), NB_OK);
+    gget(&gbad, &flag);
+    assert_int_equal(flag, 1);
+    gfree(&gt), gfree(&gg), gfree(&gbad);
 }
 
 static void test_fill_copy(void **state)
@@ -503,7 +560,8 @@ int main(void)
         cmocka_unit_test(test_xent_stability),
         cmocka_unit_test(test_col_sum),
         cmocka_unit_test(test_sum_sq),
-        cmocka_unit_test(test_update_sgd),
+        cmocka_unit_test(test_update),
+        cmocka_unit_test(test_update_flags_nonfinite),
         cmocka_unit_test(test_fill_copy),
         cmocka_unit_test(test_dispatch_rejects_bad_views),
     };

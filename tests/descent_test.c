@@ -49,9 +49,13 @@ static nb_status ellipse(void *user, size_t n, const double *x, double *value, d
 }
 
 /* Records iterate k; for 1-D problems only x[0]/g[0] are meaningful. */
-static int record(void *user, long k, size_t n, const double *x, double value, const double *grad)
+static int record(void *user, const nb_iterate *it)
 {
     history *h = user;
+    long k = it->k;
+    size_t n = it->n;
+    const double *x = it->x, *grad = it->grad;
+    double value = it->value;
     assert_int_equal(k, h->count); /* called once per iterate, in order */
     if (k < HIST) {
         for (size_t i = 0; i < n && i < 2; i++) {
@@ -64,8 +68,12 @@ static int record(void *user, long k, size_t n, const double *x, double value, c
     return k == h->stop_at;
 }
 
+/* The defaults with every halting rule off and the divergence factor off
+ * (so the non-finite tests see the NaN/Inf path itself). */
 static void schedule_off(nb_schedule *s, double lr)
 {
+    nb_schedule_default(s);
+    s->diverge_factor = 0.0;
     s->lr = lr;
     s->max_iters = 0;
     s->max_epochs = 0;

@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/profile.h"
+#include "cli/sched_args.h"
 #include "nabla.h"
 
 /* The bundled UCI digits (data/digits.csv), embedded at build time. */
@@ -46,19 +47,13 @@ static const char train_help[] =
     "                      xent makes the output layer a softmax\n"
     "\n"
     "Descent\n"
-    "  --lr A              step size alpha > 0 (default 0.5)\n"
     "  --batch B|full      rows per step, or full-batch gradient descent (default 32)\n"
-    "  --epochs N          stop after N passes over the data (default 100, or no\n"
-    "                      limit when --iters is given; 0: no limit)\n"
-    "  --iters N           stop after N updates (default: no limit)\n"
-    "  --target-loss X     stop once the training loss is <= X\n"
-    "  --tol-grad X        stop once the full-data gradient norm is <= X\n"
-    "                      (mini-batch: costs one extra pass per epoch)\n"
     "  --seed S            seed for initialisation, split and shuffling (default 1)\n"
     "  --device D          auto (default: an OpenCL GPU, else any OpenCL device,\n"
     "                      else cpu), cpu, opencl, or opencl:P.D from\n"
     "                      'nabla devices'; also set by NABLA_DEVICE\n"
     "\n"
+    "%s"
     "Output\n"
     "  --print-every N     print every N epochs (default: 1, or about 20 lines\n"
     "                      in full-batch mode)\n"
@@ -99,10 +94,8 @@ static const struct option long_opts[] = {
     {"regression", no_argument, 0, 'R'},     {"targets", required_argument, 0, 'k'},
     {"standardize", no_argument, 0, 'z'},    {"val", required_argument, 0, 'v'},
     {"layers", required_argument, 0, 'L'},   {"act", required_argument, 0, 'a'},
-    {"loss", required_argument, 0, 'l'},     {"lr", required_argument, 0, 'r'},
-    {"batch", required_argument, 0, 'b'},    {"epochs", required_argument, 0, 'e'},
-    {"iters", required_argument, 0, 'i'},    {"target-loss", required_argument, 0, 't'},
-    {"tol-grad", required_argument, 0, 'g'}, {"seed", required_argument, 0, 's'},
+    {"loss", required_argument, 0, 'l'},     {"batch", required_argument, 0, 'b'},
+    {"seed", required_argument, 0, 's'},
     {"device", required_argument, 0, 'D'},   {"print-every", required_argument, 0, 'p'},
     {"log", required_argument, 0, 'o'},      {"measure-grad", no_argument, 0, 'm'},
     {"profile", no_argument, 0, 'P'},
@@ -113,7 +106,7 @@ static int parse_opt(int c, const char *v, train_args *a)
 {
     const char *cmd = "train";
     long n;
-    nb_schedule *s = &a->opt.schedule;
+    if (nb_sched_is_opt(c)) return nb_sched_parse(cmd, c, v, &a->opt.schedule, &a->epochs_set);
     switch (c) {
     case 'd': a->data = v; return 1;
     case 'H': a->csv.header = 1; return 1;
@@ -136,18 +129,11 @@ static int parse_opt(int c, const char *v, train_args *a)
         if (nb_loss_parse(v, &a->loss) == NB_OK) return 1;
         nb_cli_usage_error(cmd, "--loss: unknown loss '%s' (mse, xent)", v);
         return 0;
-    case 'r': return nb_arg_double(cmd, "--lr", v, 0.0, 1e6, 1, 0, &s->lr);
     case 'b':
         if (strcmp(v, "full") == 0) return a->opt.batch = 0, 1;
         if (!nb_arg_long(cmd, "--batch", v, 1, 1 << 24, &n)) return 0;
         a->opt.batch = (size_t)n;
         return 1;
-    case 'e':
-        a->epochs_set = 1;
-        return nb_arg_long(cmd, "--epochs", v, 0, 1000000000L, &s->max_epochs);
-    case 'i': return nb_arg_long(cmd, "--iters", v, 1, 1000000000000L, &s->max_iters);
-    case 't': return nb_arg_double(cmd, "--target-loss", v, 0.0, 1e30, 0, 0, &s->target_loss);
-    case 'g': return nb_arg_double(cmd, "--tol-grad", v, 0.0, 1e30, 1, 0, &s->tol_grad);
     case 's': return nb_arg_u64(cmd, "--seed", v, &a->opt.seed);
     case 'D': a->device = v; return 1;
     case 'p': return nb_arg_long(cmd, "--print-every", v, 1, 1000000000L, &a->print_every);
@@ -185,6 +171,8 @@ static int on_epoch(void *user, const nb_epoch_stats *s)
     if (!isnan(s->val_loss)) printf("  val_loss %.6g", s->val_loss);
     if (r->classify && !isnan(s->val_acc)) printf("  val_acc %6.2f%%", 100.0 * s->val_acc);
     if (!isnan(s->grad_norm)) printf("  ‖∇Φ‖ %.3g", s->grad_norm);
+    if (s->iters > 0) printf("  lr %.3g", s->lr);
+    if (s->trials > 0) printf(" (%d trial%s)", s->trials, s->trials == 1 ? "" : "s");
     printf("  %.2fs\n", s->seconds);
     fflush(stdout);
     return 0;
@@ -261,8 +249,12 @@ static void print_header(const train_args *a, const nb_dataset *tr, const nb_dat
         printf("full batch");
     else
         printf("batch %zu", a->opt.batch);
-    printf(", lr %g, seed %llu, device %s\n", a->opt.schedule.lr,
+    const nb_schedule *sc = &a->opt.schedule;
+    printf(", %s, lr %g%s%s, seed %llu, device %s\n", nb_optim_name(sc->optim), sc->lr,
+           sc->lr_kind != NB_LR_CONSTANT ? " " : "",
+           sc->lr_kind != NB_LR_CONSTANT ? nb_lr_kind_name(sc->lr_kind) : "",
            (unsigned long long)a->opt.seed, nb_backend_name(be));
+    if (sc->line_search) printf("line search: Armijo c = %g, from alpha = %g\n", sc->armijo_c, sc->lr);
 }
 
 static int run(train_args *a)
@@ -314,6 +306,12 @@ static int run(train_args *a)
     nb_result res;
     if (a->profile && (st = nb_backend_profile_enable(be, 1)) != NB_OK) goto fail_st;
     st = nb_train(m, tr, va, &a->opt, &res);
+    if (st == NB_ERR_NONFINITE || st == NB_ERR_DIVERGED) {
+        /* The library put the last good parameters back; say so and fail. */
+        printf("stopped: %s; the last good parameters were restored\n", res.why);
+        code = NB_EXIT_FAIL;
+        goto done;
+    }
     if (st != NB_OK) goto fail_st;
     printf("stopped: %s\n", res.why);
     printf("final: loss %.6g", res.loss);
@@ -350,17 +348,21 @@ int nb_cmd_train(int argc, char **argv)
     if (a.device && !*a.device) a.device = NULL; /* empty means unset: auto */
     a.loss = NB_LOSS_MSE;
     int c;
+    struct option opts[96];
+    if (!nb_sched_merge_options(long_opts, (int)(sizeof long_opts / sizeof *long_opts) - 1, opts, 96))
+        return nb_cli_usage_error("train", "internal: too many options");
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
-        if (c == 'h') return fputs(train_help, stdout), NB_EXIT_OK;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') return printf(train_help, nb_sched_help), NB_EXIT_OK;
         if (c == '?') return nb_cli_usage_error("train", "unknown option '%s' (see --help)", argv[optind - 1]);
         if (c == ':') return nb_cli_usage_error("train", "%s needs a value", argv[optind - 1]);
         if (!parse_opt(c, optarg, &a)) return NB_EXIT_USAGE;
     }
     if (optind < argc) return nb_cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    /* An explicit iteration budget replaces the default epoch budget. */
-    if (a.opt.schedule.max_iters > 0 && !a.epochs_set) a.opt.schedule.max_epochs = 0;
+    /* An explicit iteration or time budget replaces the default epoch budget. */
+    if ((a.opt.schedule.max_iters > 0 || a.opt.schedule.time_limit > 0) && !a.epochs_set)
+        a.opt.schedule.max_epochs = 0;
     if (a.csv.targets > 0 && a.csv.label_col != -1)
         return nb_cli_usage_error("train", "--targets takes the last K columns; drop --label-col");
     if (a.csv.targets > 0 || a.csv.regression) {

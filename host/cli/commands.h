@@ -7,5 +7,7 @@
 
 int nb_cmd_train(int argc, char **argv);
 int nb_cmd_devices(int argc, char **argv);
+int nb_cmd_descend(int argc, char **argv);
+int nb_cmd_gradcheck(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ static const char main_help[] =
     "Commands\n"
     "  train      train a model on a CSV file or the bundled digits\n"
     "  devices    list the OpenCL devices and the one --device auto picks\n"
+    "  descend    gradient descent on a built-in 2-D function, with a picture\n"
+    "  gradcheck  check backpropagation against finite differences\n"
     "\n"
     "Run 'nabla <command> --help' for a command's options.\n"
     "  -h, --help       this help\n"
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "descend") == 0) return nb_cmd_descend(argc - 1, argv + 1);
+    if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
     fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
     return NB_EXIT_USAGE;
 }

@@ -209,14 +209,24 @@ static nb_status cpu_sum_sq(void *ctx, size_t n, nb_view x, nb_view out)
 }
 
 static nb_status cpu_update(void *ctx, const nb_optim_step *step, size_t n, nb_view theta,
-                            nb_view grad, nb_view state)
+                            nb_view grad, nb_view state, nb_view gnorm2, nb_view bad)
 {
     (void)ctx;
-    (void)state;
     float *t = F(theta);
     const float *g = F(grad);
-    const float lr = step->lr;
-    for (size_t i = 0; i < n; i++) t[i] -= lr * g[i];
+    if (step->kind == NB_OPT_SGD && step->weight_decay == 0.0 && step->clip_norm <= 0.0) {
+        const float lr = (float)step->lr; /* the common case, as a plain float loop */
+        for (size_t i = 0; i < n; i++) t[i] -= lr * g[i];
+    } else {
+        ref_update(step, n, t, g, state.buf ? F(state) : NULL,
+                   step->clip_norm > 0 ? *F(gnorm2) : 0.0f);
+    }
+    if (bad.buf) {
+        /* Σ θ·0 is NaN exactly when some θ is NaN or ±Inf, and vectorises. */
+        float z = 0.0f;
+        for (size_t i = 0; i < n; i++) z += t[i] * 0.0f;
+        if (z != 0.0f) *I(bad) = 1;
+    }
     return NB_OK;
 }
 

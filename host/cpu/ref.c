@@ -125,7 +125,16 @@ float ref_sum_sq(size_t n, const float *x)
     return (float)s;
 }
 
-void ref_update_sgd(size_t n, float lr, float *theta, const float *grad)
+void ref_update(const nb_optim_step *step, size_t n, float *theta, const float *grad, float *state,
+                float gnorm2)
 {
-    for (size_t i = 0; i < n; i++) theta[i] = (float)((double)theta[i] - (double)lr * grad[i]);
+    const double scale = nb_clip_scale(step->clip_norm, gnorm2);
+    const int k = step->kind == NB_OPT_SGD ? 0 : step->kind >= NB_OPT_ADAM ? 2 : 1;
+    for (size_t i = 0; i < n; i++) {
+        double th = theta[i], m = k > 0 ? state[i] : 0.0, v = k > 1 ? state[n + i] : 0.0;
+        nb_optim_elem(step, scale * (double)grad[i], &th, &m, &v);
+        theta[i] = (float)th;
+        if (k > 0) state[i] = (float)m;
+        if (k > 1) state[n + i] = (float)v;
+    }
 }

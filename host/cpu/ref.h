@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "nabla.h"
+#include "optim_math.h"
 
 /* C (M, N) = alpha · op(A) · op(B) + beta · C; beta == 0 ignores C's old values. */
 void ref_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
@@ -32,8 +33,10 @@ void ref_loss(nb_loss loss, size_t rows, size_t cols, float scale, const float *
 void ref_col_sum(size_t rows, size_t cols, float beta, const float *dY, float *db);
 /* Σ x² over n. */
 float ref_sum_sq(size_t n, const float *x);
-/* θ ← θ − α g. */
-void ref_update_sgd(size_t n, float lr, float *theta, const float *grad);
+/* One optimizer step over n parameters (see optim_math.h); state holds m
+ * then v as the kind needs; gnorm2 = ‖g‖² for clipping (ignored when off). */
+void ref_update(const nb_optim_step *step, size_t n, float *theta, const float *grad, float *state,
+                float gnorm2);
 
 /* One activation in double (shared by the reference and the tests). */
 double ref_act1(nb_act act, double z);

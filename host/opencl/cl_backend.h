@@ -33,7 +33,7 @@ typedef struct nb_cl_tunables {
 #define NB_CL_KERNELS(X)                                                                           \
     X(gemm_nn) X(gemm_nt) X(gemm_tn) X(gemm_tt) X(gemv_n) X(gemv_t) X(gather_rows) X(fill)        \
     X(bias_act) X(bias_softmax) X(act_backward) X(loss_sum) X(reduce_sum) X(col_sum_part)         \
-    X(col_sum_final) X(sum_sq_part) X(update_sgd)
+    X(col_sum_final) X(sum_sq_part) X(update)
 
 typedef enum nb_cl_kernel {
 #define NB_CL_K_ENUM(name) K_##name,

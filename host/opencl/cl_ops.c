@@ -198,16 +198,28 @@ static nb_status cl_sum_sq(void *ctx, size_t n, nb_view x, nb_view out)
 }
 
 static nb_status cl_update(void *ctx, const nb_optim_step *step, size_t n, nb_view theta,
-                           nb_view grad, nb_view state)
+                           nb_view grad, nb_view state, nb_view gnorm2, nb_view bad)
 {
     nb_cl_ctx *c = ctx;
-    (void)state;
-    CL_ARG(c, K_update_sgd, 0, (cl_ulong)n);
-    CL_ARG(c, K_update_sgd, 1, step->lr);
-    CL_VIEW(c, K_update_sgd, 2, theta);
-    CL_VIEW(c, K_update_sgd, 4, grad);
+    /* Unused vectors still need a valid buffer argument: θ stands in. */
+    nb_view st = state.buf ? state : theta, gn = gnorm2.buf ? gnorm2 : theta;
+    const float f[] = {(float)step->lr,          (float)step->momentum,     (float)step->beta1,
+                       (float)step->beta2,       (float)(1.0 - step->beta1), (float)(1.0 - step->beta2),
+                       (float)step->eps,         (float)step->weight_decay, (float)step->bc1,
+                       (float)step->bc2,         (float)step->clip_norm};
+    CL_ARG(c, K_update, 0, (cl_ulong)n);
+    CL_ARG(c, K_update, 1, (cl_int)step->kind);
+    for (cl_uint i = 0; i < sizeof f / sizeof *f; i++) CL_ARG(c, K_update, 2 + i, f[i]);
+    CL_VIEW(c, K_update, 13, theta);
+    CL_VIEW(c, K_update, 15, grad);
+    CL_VIEW(c, K_update, 17, st);
+    CL_VIEW(c, K_update, 19, gn);
+    /* No flag wanted: the kernel still needs a buffer; it skips the check. */
+    CL_ARG(c, K_update, 21, (cl_int)(bad.buf != NULL));
+    CL_ARG(c, K_update, 22, bad.buf ? MEM(bad) : MEM(theta));
+    CL_ARG(c, K_update, 23, bad.buf ? OFF(bad) : (cl_ulong)0);
     size_t g = n, l = (size_t)c->t.wg;
-    return nb_cl_launch(c, K_update_sgd, 1, &g, &l, 0);
+    return nb_cl_launch(c, K_update, 1, &g, &l, 0);
 }
 
 const nb_backend_ops nb_cl_ops_table = {

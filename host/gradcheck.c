@@ -1,0 +1,4 @@
+/*
+ * gradcheck.c — backprop against finite differences (being written).
+ */
+#include "nabla.h"
