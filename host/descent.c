@@ -98,6 +98,13 @@ static nb_status conclude(run *r, nb_progress *p, bool due, nb_halt *halt)
     return NB_OK;
 }
 
+static nb_status epoch_end(run *r, const nb_progress *p, nb_halt halt)
+{
+    if (!r->o->epoch_end) return NB_OK;
+    nb_descent_state st = {p->iters, p->epochs, r->h, r->ls_alpha};
+    return r->o->epoch_end(r->o->ctx, &st, halt != NB_HALT_NONE);
+}
+
 /*
  * Backtracking from the current α: accept the first α (halving each time)
  * with Φ(θ − α g) ≤ Φ(θ) − c α ‖g‖² (Armijo). After an acceptance on the
@@ -129,11 +136,11 @@ static nb_status line_search(run *r, double loss, double gnorm, nb_halt *halt, c
 }
 
 /* Full batch: measure Φ and ∇Φ at x_k, guard, check the rules, then step. */
-static nb_status run_full(run *r)
+static nb_status run_full(run *r, long iters)
 {
     const nb_objective *o = r->o;
     const nb_schedule *s = r->s;
-    nb_progress p = {0, 0, NAN, NAN, NAN, 0, true, true};
+    nb_progress p = {iters, iters, NAN, NAN, NAN, 0, true, true};
     nb_halt halt = NB_HALT_NONE;
     for (;;) {
         NB_TRY(o->gradient(o->ctx, 0, &p.loss));
@@ -142,6 +149,7 @@ static nb_status run_full(run *r)
         if (!isfinite(p.grad_norm) && isfinite(p.loss)) p.loss = p.grad_norm; /* guard catches it */
         NB_TRY(guard(r, &p));
         NB_TRY(conclude(r, &p, p.iters % r->every == 0, &halt));
+        NB_TRY(epoch_end(r, &p, halt));
         if (halt != NB_HALT_NONE) break;
         if (s->line_search) {
             NB_TRY(line_search(r, p.loss, p.grad_norm, &halt, &p));
@@ -183,10 +191,10 @@ static nb_status epoch_of_steps(run *r, nb_progress *p)
 }
 
 /* Mini-batch: an epoch of steps, then measure, guard and check the rules. */
-static nb_status run_batches(run *r, bool measure_grad)
+static nb_status run_batches(run *r, bool measure_grad, long iters, long epochs)
 {
     const nb_objective *o = r->o;
-    nb_progress p = {0, 0, NAN, NAN, NAN, 0, false, true};
+    nb_progress p = {iters, epochs, NAN, NAN, NAN, 0, false, true};
     nb_halt halt = NB_HALT_NONE;
     while (halt == NB_HALT_NONE) {
         NB_TRY(epoch_of_steps(r, &p));
@@ -202,13 +210,14 @@ static nb_status run_batches(run *r, bool measure_grad)
         /* A budget that ran out mid-epoch fires here: p.iters and the
          * clock are already past it. */
         NB_TRY(conclude(r, &p, due, &halt));
+        NB_TRY(epoch_end(r, &p, halt));
     }
     r->res->halt = halt;
     return NB_OK;
 }
 
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
-                         bool measure_grad, nb_result *res)
+                         bool measure_grad, const nb_descent_state *start, nb_result *res)
 {
     NB_TRY(nb_schedule_check("nb_descent", s, o->batches <= 1, o->has_val));
     if (report_every < 1) return NB_FAIL(NB_ERR_ARG, "nb_descent: report_every %ld < 1", report_every);
@@ -216,7 +225,13 @@ nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long repor
     run r = {.o = o, .s = s, .res = res, .every = report_every, .t0 = nb_now(), .ls_alpha = s->lr,
              .lr = NAN};
     nb_halt_state_init(&r.h);
-    nb_status st = o->batches <= 1 ? run_full(&r) : run_batches(&r, measure_grad);
+    long iters = 0, epochs = 0;
+    if (start) {
+        r.h = start->halt;
+        r.ls_alpha = start->ls_alpha;
+        iters = start->iters, epochs = start->epochs;
+    }
+    nb_status st = o->batches <= 1 ? run_full(&r, iters) : run_batches(&r, measure_grad, iters, epochs);
     res->seconds = nb_now() - r.t0;
     return st;
 }
@@ -325,7 +340,7 @@ nb_status nb_descend(const nb_problem *p, const nb_schedule *s, double *x, nb_re
     nb_objective o = {.ctx = &c, .batches = 1, .gradient = fn_gradient, .grad_norm = fn_grad_norm,
                       .step = fn_step, .params_bad = fn_params_bad, .snapshot = fn_snapshot,
                       .restore = fn_restore, .trial = fn_trial, .report = fn_report};
-    nb_status st = nb_descent_run(&o, s, 1, false, res);
+    nb_status st = nb_descent_run(&o, s, 1, false, NULL, res);
     free(all);
     return st;
 }

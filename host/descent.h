@@ -15,11 +15,20 @@
 
 #include "nabla.h"
 #include "optim_math.h"
+#include "schedule.h"
 
 /* Saved copies of the parameters. */
 enum { NB_SNAP_GOOD = 0, /* the last point that passed the divergence check */
        NB_SNAP_BEST = 1, /* the best validation loss (early stopping)       */
        NB_SNAP_TRIAL = 2 /* the line search's starting point                */ };
+
+/* Where a descent stands between epochs: with the objective's own state
+ * (parameters, optimizer state, RNG), enough to continue exactly. */
+typedef struct nb_descent_state {
+    long iters, epochs;
+    nb_halt_state halt; /* best losses, plateau and patience counters */
+    double ls_alpha;    /* the line search's next starting α          */
+} nb_descent_state;
 
 typedef struct nb_objective {
     void *ctx;
@@ -50,15 +59,19 @@ typedef struct nb_objective {
     nb_status (*validate)(void *ctx, double *loss, double *acc);
     /* Optional: the epoch's statistics; set *stop to ask the loop to stop. */
     nb_status (*report)(void *ctx, nb_epoch_stats *s, int *stop);
+    /* Optional: called after every epoch's rules (the last one included)
+     * with the state a checkpoint needs; halted says the run ends here. */
+    nb_status (*epoch_end)(void *ctx, const nb_descent_state *st, bool halted);
 } nb_objective;
 
 /*
  * Run descent until a rule of s fires. report_every ≥ 1: epochs between
  * reports (the last epoch is always reported). measure_grad: also measure
- * ‖∇Φ‖ at reported mini-batch epochs. Fills res. Divergence restores the
- * last good parameters and returns NB_ERR_NONFINITE or NB_ERR_DIVERGED.
+ * ‖∇Φ‖ at reported mini-batch epochs. start, if not NULL, continues a run
+ * from a saved state (a resumed checkpoint). Fills res. Divergence restores
+ * the last good parameters and returns NB_ERR_NONFINITE or NB_ERR_DIVERGED.
  */
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
-                         bool measure_grad, nb_result *res);
+                         bool measure_grad, const nb_descent_state *start, nb_result *res);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "data/dataset.h"
 #include "descent.h"
+#include "clock.h"
 #include "devdata.h"
 #include "pass.h"
 #include "rng.h"
@@ -36,6 +37,8 @@ typedef struct trainer {
     nb_buf state;     /* optimizer state, k·n floats (none for sgd)        */
     nb_buf snap[3];   /* NB_SNAP_* copies of θ, allocated when needed      */
     nb_buf bad;       /* one int32: a step produced a NaN/Inf parameter    */
+    long epoch;       /* epochs finished (for progress callbacks)          */
+    double t0, last_progress;
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -52,7 +55,10 @@ void nb_train_options_default(nb_train_options *o)
 static nb_status tr_epoch_begin(void *vctx, long epoch)
 {
     trainer *t = vctx;
-    (void)epoch;
+    t->epoch = epoch;
+    /* Shuffle the identity, not last epoch's order: the order of an epoch
+     * then depends on the RNG state alone, which a checkpoint can hold. */
+    for (size_t i = 0; i < t->train.rows; i++) t->perm[i] = (int32_t)i;
     nb_rng_shuffle_i32(&t->rng, t->perm, t->train.rows);
     if (t->train.resident) NB_TRY(nb_be_write(t->m->be, &t->idx, 0, t->perm, t->train.rows));
     t->rows_seen = 0;
@@ -70,8 +76,16 @@ static nb_status tr_gradient(void *vctx, long b, double *loss)
     NB_TRY(nb_devdata_rows(m, &t->pass, &t->train, r0, rows, t->perm, &t->idx, &x, &y));
     t->rows_seen += rows;
     /* Φ_batch = (1/rows) Σ over the batch, so its gradient scales by 1/rows. */
-    return nb_pass_loss_grad(m, &t->pass, rows, x, y, (float)(1.0 / (double)rows),
-                             NB_SCAL_EPOCH_LOSS, true, false);
+    NB_TRY(nb_pass_loss_grad(m, &t->pass, rows, x, y, (float)(1.0 / (double)rows),
+                             NB_SCAL_EPOCH_LOSS, true, false));
+    double now = t->o->on_batch ? nb_now() : 0.0;
+    if (t->o->on_batch && now - t->last_progress >= 0.1) {
+        t->last_progress = now;
+        long batches = (long)((t->train.rows + t->batch - 1) / t->batch);
+        nb_batch_progress bp = {t->epoch, b + 1, batches, (long)t->rows_seen, now - t->t0};
+        t->o->on_batch(t->o->user, &bp);
+    }
+    return NB_OK;
 }
 
 static nb_status tr_grad_norm(void *vctx, double *norm)
@@ -217,7 +231,7 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
     if (!res) res = &local;
     NB_TRY(check_args(m, train, val, o));
     nb_status st;
-    trainer t = {.m = m, .o = o};
+    trainer t = {.m = m, .o = o, .t0 = nb_now()};
     bool full = o->batch == 0 || o->batch >= train->rows;
     size_t max_rows = nb_pass_max_rows(m);
     if (!full && o->batch > max_rows)
@@ -252,7 +266,7 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
         obj.epoch_loss = tr_epoch_loss;
         obj.exact = tr_exact;
     }
-    st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, res);
+    st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, NULL, res);
 fail:
     trainer_free(&t);
     return st;

@@ -434,6 +434,19 @@ typedef struct nb_epoch_stats {
 /* Called every report_every epochs and after the last one; non-zero stops. */
 typedef int (*nb_epoch_fn)(void *user, const nb_epoch_stats *s);
 
+/* Progress inside an epoch, for progress bars. */
+typedef struct nb_batch_progress {
+    long epoch;     /* epochs finished before this one                  */
+    long batch;     /* batches done in this epoch (1 … batches)         */
+    long batches;   /* batches per epoch                                */
+    long rows;      /* rows done in this epoch                          */
+    double seconds; /* since training started                           */
+} nb_batch_progress;
+
+/* Called after a mini-batch step at most every 100 ms; it reads nothing
+ * from the device, so it costs no synchronisation. Its return is ignored. */
+typedef void (*nb_batch_fn)(void *user, const nb_batch_progress *p);
+
 typedef struct nb_train_options {
     nb_schedule schedule;
     size_t batch;        /* rows per step; 0 or >= rows: full-batch GD         */
@@ -442,7 +455,8 @@ typedef struct nb_train_options {
     int measure_grad;    /* nonzero: measure ‖∇Φ‖ on the full training set at
                             each reported epoch even in mini-batch mode        */
     nb_epoch_fn on_epoch;
-    void *user;
+    nb_batch_fn on_batch; /* optional; mini-batch mode only              */
+    void *user;           /* passed to both callbacks                    */
 } nb_train_options;
 
 void nb_train_options_default(nb_train_options *o);

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/profile.h"
 #include "cli/sched_args.h"
+#include "cli/train_report.h"
 #include "nabla.h"
 
 /* The bundled UCI digits (data/digits.csv), embedded at build time. */
@@ -60,6 +62,8 @@ static const char train_help[] =
     "  --measure-grad      also measure the gradient norm at printed mini-batch\n"
     "                      epochs (one extra pass each)\n"
     "  --profile           print time per op (kernels, transfers) after training\n"
+    "  --plot FILE.svg     draw training and validation loss (and accuracy) per epoch\n"
+    "  --plot-log          ... with the loss on a log scale\n"
     "  --log FILE.jsonl    one JSON object per epoch: epoch, loss, val_loss, val_acc,\n"
     "                      grad_norm, lr, seconds (null when not measured)\n"
     "  -h, --help          this help\n"
@@ -79,14 +83,11 @@ typedef struct train_args {
     long print_every;
     int epochs_set;
     int profile;
+    const char *plot; /* --plot FILE.svg */
+    int plot_log;
     nb_train_options opt;
 } train_args;
 
-typedef struct report_ctx {
-    FILE *log;
-    long print_every;
-    int classify;
-} report_ctx;
 
 static const struct option long_opts[] = {
     {"data", required_argument, 0, 'd'},     {"header", no_argument, 0, 'H'},
@@ -99,6 +100,7 @@ static const struct option long_opts[] = {
     {"device", required_argument, 0, 'D'},   {"print-every", required_argument, 0, 'p'},
     {"log", required_argument, 0, 'o'},      {"measure-grad", no_argument, 0, 'm'},
     {"profile", no_argument, 0, 'P'},
+    {"plot", required_argument, 0, 'G'},     {"plot-log", no_argument, 0, 'Q'},
     {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
 
 /* Parse one option; returns 1 to go on, 0 after printing an error. */
@@ -140,41 +142,9 @@ static int parse_opt(int c, const char *v, train_args *a)
     case 'o': a->log = v; return 1;
     case 'm': a->opt.measure_grad = 1; return 1;
     case 'P': a->profile = 1; return 1;
+    case 'G': a->plot = v; return 1;
+    case 'Q': a->plot_log = 1; return 1;
     }
-    return 0;
-}
-
-/* JSON number or null. */
-static void json_num(FILE *f, const char *key, double v, int last)
-{
-    if (isfinite(v))
-        fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
-    else
-        fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
-}
-
-static int on_epoch(void *user, const nb_epoch_stats *s)
-{
-    report_ctx *r = user;
-    if (r->log) {
-        fprintf(r->log, "{\"epoch\":%ld,", s->epoch);
-        json_num(r->log, "loss", s->loss, 0);
-        json_num(r->log, "val_loss", s->val_loss, 0);
-        json_num(r->log, "val_acc", s->val_acc, 0);
-        json_num(r->log, "grad_norm", s->grad_norm, 0);
-        json_num(r->log, "lr", s->lr, 0);
-        json_num(r->log, "seconds", s->seconds, 1);
-        fputs("}\n", r->log);
-    }
-    if (s->epoch % r->print_every != 0) return 0;
-    printf("epoch %5ld  loss %.6g", s->epoch, s->loss);
-    if (!isnan(s->val_loss)) printf("  val_loss %.6g", s->val_loss);
-    if (r->classify && !isnan(s->val_acc)) printf("  val_acc %6.2f%%", 100.0 * s->val_acc);
-    if (!isnan(s->grad_norm)) printf("  ‖∇Φ‖ %.3g", s->grad_norm);
-    if (s->iters > 0) printf("  lr %.3g", s->lr);
-    if (s->trials > 0) printf(" (%d trial%s)", s->trials, s->trials == 1 ? "" : "s");
-    printf("  %.2fs\n", s->seconds);
-    fflush(stdout);
     return 0;
 }
 
@@ -266,6 +236,8 @@ static int run(train_args *a)
     int code = NB_EXIT_FAIL;
     nb_status st;
     float *mean = NULL, *std = NULL;
+    nb_report rep;
+    memset(&rep, 0, sizeof rep);
     if ((st = load_data(a, &tr, &va)) != NB_OK) return fail(st);
     if (!build_arch(a, tr)) {
         code = NB_EXIT_USAGE;
@@ -298,14 +270,24 @@ static int run(train_args *a)
                                                 : a->opt.schedule.max_iters;
         a->print_every = full ? (limit > 0 ? (limit + 19) / 20 : 100) : 1;
     }
-    report_ctx rc = {log, a->print_every, nb_dataset_classes(tr) > 0};
-    a->opt.on_epoch = on_epoch;
-    a->opt.user = &rc;
-    a->opt.report_every = log ? 1 : a->print_every;
+    rep.log = log;
+    rep.print_every = a->print_every;
+    rep.max_epochs = a->opt.schedule.max_epochs;
+    rep.rows = nb_dataset_rows(tr);
+    rep.classify = nb_dataset_classes(tr) > 0;
+    rep.bar = !full && isatty(fileno(stdout));
+    rep.keep_history = a->plot != NULL;
+    a->opt.on_epoch = nb_report_epoch;
+    a->opt.on_batch = nb_report_batch;
+    a->opt.user = &rep;
+    a->opt.report_every = (log || a->plot) ? 1 : a->print_every;
     print_header(a, tr, va, be);
     nb_result res;
     if (a->profile && (st = nb_backend_profile_enable(be, 1)) != NB_OK) goto fail_st;
     st = nb_train(m, tr, va, &a->opt, &res);
+    nb_report_clear_bar(&rep);
+    if (a->plot && rep.n > 0 && nb_report_plot(&rep, a->plot, a->plot_log, a->data ? a->data : "bundled digits") != 0)
+        code = NB_EXIT_USAGE; /* the message is out; training's own result still follows */
     if (st == NB_ERR_NONFINITE || st == NB_ERR_DIVERGED) {
         /* The library put the last good parameters back; say so and fail. */
         printf("stopped: %s; the last good parameters were restored\n", res.why);
@@ -319,7 +301,8 @@ static int run(train_args *a)
     if (va && nb_dataset_classes(va) > 0) printf("  val_acc %.2f%%", 100.0 * res.val_acc);
     printf("  in %.2fs\n", res.seconds);
     if (a->profile) nb_cli_print_profile(stdout, be, res.seconds);
-    code = NB_EXIT_OK;
+    if (a->plot && code != NB_EXIT_USAGE) printf("plot: %s\n", a->plot);
+    code = code == NB_EXIT_USAGE ? NB_EXIT_FAIL : NB_EXIT_OK;
     goto done;
 fail_st:
     code = fail(st);
@@ -330,6 +313,7 @@ done:
     }
     free(mean);
     free(std);
+    nb_report_free(&rep);
     nb_model_free(m);
     nb_backend_free(be);
     nb_dataset_free(tr);
