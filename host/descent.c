@@ -62,7 +62,7 @@ static nb_status guard(run *r, const nb_progress *p)
     NB_TRY(r->o->restore(r->o->ctx, NB_SNAP_GOOD));
     bool nonfinite = bad || !isfinite(p->loss);
     return NB_FAIL(nonfinite ? NB_ERR_NONFINITE : NB_ERR_DIVERGED,
-                   "nb_descent: %s; the last good parameters were restored", r->res->why);
+                   "%s: %s; the last good parameters were restored", r->o->name, r->res->why);
 }
 
 /* Validation (when a rule or the report needs it), halting, report. */
@@ -219,8 +219,8 @@ static nb_status run_batches(run *r, bool measure_grad, long iters, long epochs)
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
                          bool measure_grad, const nb_descent_state *start, nb_result *res)
 {
-    NB_TRY(nb_schedule_check("nb_descent", s, o->batches <= 1, o->has_val));
-    if (report_every < 1) return NB_FAIL(NB_ERR_ARG, "nb_descent: report_every %ld < 1", report_every);
+    NB_TRY(nb_schedule_check(o->name, s, o->batches <= 1, o->has_val));
+    if (report_every < 1) return NB_FAIL(NB_ERR_ARG, "%s: report_every %ld < 1", o->name, report_every);
     result_init(res);
     run r = {.o = o, .s = s, .res = res, .every = report_every, .t0 = nb_now(), .ls_alpha = s->lr,
              .lr = NAN};
@@ -337,7 +337,7 @@ nb_status nb_descend(const nb_problem *p, const nb_schedule *s, double *x, nb_re
     c.g = all, c.scratch = all + n, c.state = all + 2 * n;
     for (int i = 0; i < 3; i++) c.snap[i] = all + (4 + (size_t)i) * n;
     memcpy(c.snap[NB_SNAP_GOOD], x, n * sizeof(double));
-    nb_objective o = {.ctx = &c, .batches = 1, .gradient = fn_gradient, .grad_norm = fn_grad_norm,
+    nb_objective o = {.name = "nb_descend", .ctx = &c, .batches = 1, .gradient = fn_gradient, .grad_norm = fn_grad_norm,
                       .step = fn_step, .params_bad = fn_params_bad, .snapshot = fn_snapshot,
                       .restore = fn_restore, .trial = fn_trial, .report = fn_report};
     nb_status st = nb_descent_run(&o, s, 1, false, NULL, res);

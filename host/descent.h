@@ -31,6 +31,7 @@ typedef struct nb_descent_state {
 } nb_descent_state;
 
 typedef struct nb_objective {
+    const char *name; /* the public call, for messages: "nb_train", "nb_descend" */
     void *ctx;
     long batches; /* per epoch; 1 means full batch (iteration = epoch) */
     bool has_val; /* validate() can measure a validation loss          */

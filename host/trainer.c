@@ -248,7 +248,7 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
         t.val_labels = val->labels;
     }
     NB_CHECK(alloc_schedule(&t, &o->schedule));
-    nb_objective obj = {.ctx = &t, .batches = 1, .has_val = t.has_val, .gradient = tr_gradient,
+    nb_objective obj = {.name = "nb_train", .ctx = &t, .batches = 1, .has_val = t.has_val, .gradient = tr_gradient,
                         .grad_norm = tr_grad_norm, .step = tr_step, .params_bad = tr_params_bad,
                         .snapshot = tr_snapshot, .restore = tr_restore, .trial = tr_trial,
                         .validate = tr_validate, .report = tr_report};

@@ -263,6 +263,11 @@ nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, flo
  * the loss Φ over a dataset. Either output pointer may be NULL. */
 nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, double *accuracy);
 
+/* Confusion matrix of a classifier over a classification dataset:
+ * counts (classes × classes, row = true label, column = predicted, the
+ * argmax of the output; ties go to the lower class) is overwritten. */
+nb_status nb_model_confusion(nb_model *m, const nb_dataset *d, uint64_t *counts);
+
 /* ------------------------------------------------- the descent schedule */
 
 /* Why a descent stopped. */
