@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "ckpt/checkpoint.h"
 #include "descent.h"
 #include "clock.h"
 #include "devdata.h"
@@ -39,6 +40,7 @@ typedef struct trainer {
     nb_buf bad;       /* one int32: a step produced a NaN/Inf parameter    */
     long epoch;       /* epochs finished (for progress callbacks)          */
     double t0, last_progress;
+    float *host_state; /* checkpoints: the optimizer state read back        */
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -48,6 +50,7 @@ void nb_train_options_default(nb_train_options *o)
     o->batch = 32;
     o->seed = 1;
     o->report_every = 1;
+    o->save_every = 1;
 }
 
 /* ------------------------------------------------- objective callbacks */
@@ -171,6 +174,33 @@ static nb_status tr_report(void *vctx, nb_epoch_stats *s, int *stop)
     return NB_OK;
 }
 
+/* Write a checkpoint every save_every epochs and at the end of the run. */
+static nb_status tr_epoch_end(void *vctx, const nb_descent_state *ds, bool halted)
+{
+    trainer *t = vctx;
+    const nb_train_options *o = t->o;
+    if (!o->save || (!halted && ds->epochs % o->save_every != 0)) return NB_OK;
+    size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(o->schedule.optim);
+    if (k > 0) NB_TRY(nb_be_read(t->m->be, &t->state, 0, t->host_state, k * n));
+    nb_ckpt_train tr = {o->schedule.optim, n, k ? t->host_state : NULL, t->rng, *ds};
+    return nb_ckpt_save(t->m, &tr, o->save);
+}
+
+/* Continue a saved run: parameters, standardisation, optimizer state, RNG
+ * and the descent's counters come from the checkpoint. */
+static nb_status resume(trainer *t, nb_descent_state *start)
+{
+    nb_ckpt_train tr;
+    float *state = NULL;
+    NB_TRY(nb_ckpt_resume(t->m, t->o->resume, t->o->schedule.optim, &tr, &state));
+    size_t k = (size_t)nb_optim_state_per_param(t->o->schedule.optim);
+    nb_status st = k ? nb_be_write(t->m->be, &t->state, 0, state, k * t->m->n_params) : NB_OK;
+    free(state);
+    t->rng = tr.rng;
+    *start = tr.ds;
+    return st;
+}
+
 /* Buffers the schedule needs: optimizer state, snapshots, the flag. */
 static nb_status alloc_schedule(trainer *t, const nb_schedule *s)
 {
@@ -197,6 +227,8 @@ static nb_status check_args(const nb_model *m, const nb_dataset *train, const nb
     bool full = o->batch == 0 || o->batch >= train->rows;
     NB_TRY(nb_schedule_check(fn, &o->schedule, full, val != NULL));
     if (o->report_every < 1) return NB_FAIL(NB_ERR_ARG, "%s: report_every %ld < 1", fn, o->report_every);
+    if (o->save && o->save_every < 1)
+        return NB_FAIL(NB_ERR_ARG, "%s: save_every %ld < 1", fn, o->save_every);
     if (train->rows > INT32_MAX)
         return NB_FAIL(NB_ERR_ARG, "%s: %zu training rows exceed the index range", fn, train->rows);
     const nb_dataset *ds[2] = {train, val};
@@ -219,6 +251,7 @@ static void trainer_free(trainer *t)
     nb_pass_destroy(t->m, &t->pass);
     nb_be_free(be, &t->idx);
     nb_be_free(be, &t->state);
+    free(t->host_state);
     nb_be_free(be, &t->bad);
     for (int i = 0; i < 3; i++) nb_be_free(be, &t->snap[i]);
     free(t->perm);
@@ -240,6 +273,18 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
     t.batch = full ? train->rows : o->batch;
     size_t cap = t.batch < max_rows ? t.batch : max_rows;
 
+    nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
+    NB_CHECK(alloc_schedule(&t, &o->schedule));
+    nb_descent_state start, *startp = NULL;
+    if (o->resume) { /* before the upload: it may bring standardisation */
+        NB_CHECK(resume(&t, &start));
+        startp = &start;
+    }
+    size_t k = (size_t)nb_optim_state_per_param(o->schedule.optim);
+    if (o->save && k > 0 && !(t.host_state = malloc(k * m->n_params * sizeof(float)))) {
+        st = NB_NOMEM("nb_train", k * m->n_params * sizeof(float));
+        goto fail;
+    }
     NB_CHECK(nb_pass_create(m, cap, &t.pass));
     NB_CHECK(nb_devdata_open(m, train, cap, &t.train));
     if (val) {
@@ -247,26 +292,24 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
         t.has_val = true;
         t.val_labels = val->labels;
     }
-    NB_CHECK(alloc_schedule(&t, &o->schedule));
-    nb_objective obj = {.name = "nb_train", .ctx = &t, .batches = 1, .has_val = t.has_val, .gradient = tr_gradient,
-                        .grad_norm = tr_grad_norm, .step = tr_step, .params_bad = tr_params_bad,
-                        .snapshot = tr_snapshot, .restore = tr_restore, .trial = tr_trial,
-                        .validate = tr_validate, .report = tr_report};
+    nb_objective obj = {.name = "nb_train", .ctx = &t, .batches = 1, .has_val = t.has_val,
+                        .gradient = tr_gradient, .grad_norm = tr_grad_norm, .step = tr_step,
+                        .params_bad = tr_params_bad, .snapshot = tr_snapshot,
+                        .restore = tr_restore, .trial = tr_trial, .validate = tr_validate,
+                        .report = tr_report, .epoch_end = tr_epoch_end};
     if (!full) {
         t.perm = malloc(train->rows * sizeof *t.perm);
         if (!t.perm) {
             st = NB_NOMEM("nb_train", train->rows * sizeof *t.perm);
             goto fail;
         }
-        for (size_t i = 0; i < train->rows; i++) t.perm[i] = (int32_t)i;
         if (t.train.resident) NB_CHECK(nb_be_alloc(m->be, &t.idx, train->rows, NB_I32));
-        nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
         obj.batches = (long)((train->rows + t.batch - 1) / t.batch);
         obj.epoch_begin = tr_epoch_begin;
         obj.epoch_loss = tr_epoch_loss;
         obj.exact = tr_exact;
     }
-    st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, NULL, res);
+    st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, startp, res);
 fail:
     trainer_free(&t);
     return st;

@@ -263,6 +263,23 @@ nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, flo
  * the loss Φ over a dataset. Either output pointer may be NULL. */
 nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, double *accuracy);
 
+/*
+ * Save the model (architecture, parameters and standardisation) as a
+ * safetensors file that Python's `safetensors` package can open: tensors
+ * layers.L.weight (out, in) and layers.L.bias (out), float32, with nabla's
+ * own metadata. The save is atomic: a failure leaves any previous file at
+ * path intact. NaN or Inf parameters are never written (NB_ERR_NONFINITE).
+ */
+nb_status nb_model_save(nb_model *m, const char *path);
+/*
+ * Load a model written by nb_model_save or a training checkpoint onto be
+ * (borrowed). The file is never trusted: a malformed, truncated or
+ * corrupted file (checked by CRC-32), an unknown architecture or a NaN
+ * parameter is NB_ERR_DATA naming the file and the problem; a missing or
+ * unreadable file is NB_ERR_IO.
+ */
+nb_status nb_model_load(nb_backend *be, const char *path, nb_model **out);
+
 /* Confusion matrix of a classifier over a classification dataset:
  * counts (classes × classes, row = true label, column = predicted, the
  * argmax of the output; ties go to the lower class) is overwritten. */
@@ -420,6 +437,166 @@ typedef struct nb_problem {
 nb_status nb_descend(const nb_problem *p, const nb_schedule *s, double *x, nb_result *res);
 
 /* ---- gradcheck: begin (the gradient-check API) */
+
+/*
+ * Gradient check: is the backprop gradient of a model right?
+ *
+ * nb_gradcheck computes g = ∇Φ(θ) with nb_model_loss_grad on the model's
+ * own backend (float32, cpu or OpenCL) and compares it with central finite
+ * differences of Φ computed by a separate double-precision forward pass on
+ * the host. That reference is built from nb_model_get_params, the model's
+ * widths, activations, loss and standardisation, and the dataset's inputs
+ * and targets (the one-hot rows of the labels for classification); it
+ * shares no code with the backends.
+ *
+ *   coordinate c:  g_fd[c] = (Φ(θ + h_c e_c) − Φ(θ − h_c e_c)) / 2h_c,
+ *                  h_c = step · max(1, |θ_c|)
+ *   direction u:   D_u = (Φ(θ + t u) − Φ(θ − t u)) / 2t,  t = step, u a
+ *                  random unit vector over all of θ, against g·u.
+ *
+ * A compared coordinate passes when
+ *   |g − g_fd| ≤ atol·G + rtol·|g_fd| + ε_fd,
+ * where G = max(1, max |g_fd| over the drawn coordinates) scales the
+ * absolute term with the gradient (float32 rounding grows with the size
+ * of the terms summed into a component) and ε_fd = 100·ε_double·(1+|Φ|)/step
+ * (≈ 2e-8 (1+|Φ|) at the default step) is the finite differences' own
+ * round-off. A direction passes when
+ *   |g·u − D_u| ≤ Σ_j (atol·G + rtol·|g_j|)·|u_j| + ε_fd,
+ * which is what the per-coordinate bound implies for every coordinate,
+ * checked or not.
+ *
+ * Default tolerances (float32 backprop against double finite differences):
+ *   step 1e-6: central differences err by h²|∂³Φ|/6 (≈ 1e-12 for O(1)
+ *     derivatives) plus round-off ≈ ε_double·|Φ|/h (≈ 1e-10): both far below
+ *     atol. (Each row's loss change is summed on its own, so unchanged rows
+ *     add no round-off.) A larger step must keep h²|∂³Φ|/6 ≪ atol.
+ *   atol 1e-5, rtol 1e-3: a float32 component is a mean over rows of
+ *     products along a path of layers; each of its ~50 roundings costs
+ *     u_f = 6e-8 of the terms' size, about 3e-6 for O(1) terms, so atol is
+ *     3× that bound and rtol 1e-3 covers relative error in large
+ *     components (measured: err/bound ≤ 3e-3 on the nets of the tests). A
+ *     sign error in a component above ≈ 5e-6·G, a factor 2 either way above
+ *     ≈ 2e-5·G and a 1% error above ≈ 1.1e-3·G fail.
+ *   relative error (reported, not judged):
+ *     |g − g_fd| / max(|g_fd|, rel_floor·G); the default floor 1e-2 =
+ *     atol/rtol is where the absolute term of the bound takes over from the
+ *     relative one, so tiny components do not report huge relative errors.
+ *
+ * Cost: each checked coordinate costs two passes over the data from its
+ * layer on (the layers before it are cached), each direction three full
+ * passes and a backward pass. With more than max_params parameters a
+ * random subset is checked: every bias, and for each layer's weights a
+ * share of the remaining budget
+ * proportional to the layer's size but at least min(8, weights), drawn
+ * from seed. The count may exceed max_params by those minimums, or when
+ * the biases alone exceed it. (Digits, 1797 rows, 64-256-256-10 relu:
+ * 2000 coordinates in ≈ 4 s on one core.)
+ *
+ * Relu kinks: Φ is not differentiable where a relu pre-activation z is 0.
+ * A difference across the kink is meaningless, and near it the backend's
+ * float32 z may fall on the other side than the exact one. A relu z (of
+ * row r) that a coordinate's (or direction's) stencil moves is at a kink
+ * when its sign differs between θ and θ ± h e_c (θ ± t u), or |z| ≤ relu_margin
+ * ·S at either point, S = |b| + Σ|A a| the size of its terms. The default
+ * band 1e-6·S ≈ 17 u_f·S is 4× the largest float32 error of z the cpu and
+ * OpenCL backends showed (4 u_f·S over 128 000 sums of 16 to 1024 terms),
+ * room for error carried in from earlier layers. Each kink is weighted by
+ * what taking the other branch there can change: to first order
+ * |∂ℓ_r/∂σ(z)|·|∂z/∂θ_c|/N, from a double backward pass. A coordinate whose
+ * kinks together could use more than half of its bound is counted (kinks)
+ * and not judged, and its error is reported for information
+ * (kink_max_abs); a direction likewise is marked and not judged. Below
+ * that share a kink cannot fail a right gradient, so it is judged.
+ *
+ * Verdict (report->pass): FAIL when the backprop gradient is not finite,
+ * when any compared coordinate or direction is outside its bound, when
+ * nothing could be compared, or when the gradient is ~0: no compared
+ * component has |g_fd| > informative_min = (atol·G + ε_fd)/(0.1 − rtol),
+ * the size above which a 10% error would fail. Such a check would pass
+ * trivially (dead relu units, an exact minimum, a zero loss). PASS
+ * otherwise.
+ *
+ * Returns NB_OK whenever the check ran, whatever the verdict; an error
+ * status (and no verdict) for bad arguments (NB_ERR_ARG), a model with more
+ * than NB_GRADCHECK_MAX_LAYERS layers (NB_ERR_UNSUPPORTED), backend
+ * failures, memory, or a non-finite double Φ (NB_ERR_NONFINITE).
+ */
+#define NB_GRADCHECK_MAX_LAYERS 64
+#define NB_GRADCHECK_MAX_DIRS 64
+
+typedef struct nb_gradcheck_options {
+    uint64_t seed;       /* coordinate subset and directions (default 1)            */
+    size_t max_params;   /* check all when |θ| ≤ this (default 2000); 0: always all   */
+    int directions;      /* random directions, 0 … NB_GRADCHECK_MAX_DIRS (default 4) */
+    double step;         /* finite-difference step h > 0 (default 1e-6)             */
+    double atol, rtol;   /* ≥ 0 (defaults 1e-5, 1e-3; see above)                    */
+    double rel_floor;    /* > 0: relative-error floor, times G (default 1e-2)       */
+    double relu_margin;  /* ≥ 0: kink band relative to |b| + Σ|A a| (default 1e-6)  */
+    /* Testing aid, never for real use: multiply the backprop gradient of
+     * the weights A_l of layer l = perturb_layer (1-based; 0: off) by
+     * (1 + perturb) before the comparison, so a test can watch the check
+     * fail. A perturbation above ≈ rtol in a layer with informative
+     * components fails; one below rtol passes by design. */
+    int perturb_layer;
+    double perturb;
+} nb_gradcheck_options;
+
+void nb_gradcheck_options_default(nb_gradcheck_options *o);
+
+/* One parameter block: a layer's weights A_l or its biases b_l. */
+typedef struct nb_gradcheck_stat {
+    size_t count;        /* parameters in the block                                */
+    size_t checked;      /* compared with finite differences                       */
+    size_t kinks;        /* drawn but not judged: relu kinks too close (see above) */
+    size_t failed;       /* compared and outside the bound                         */
+    double max_abs;      /* max |g − g_fd| over the compared ones (0 if none)      */
+    double max_rel;      /* max |g − g_fd| / max(|g_fd|, rel_floor·G)              */
+    double max_ratio;    /* max |g − g_fd| / bound; above 1 fails                  */
+    size_t worst;        /* θ index of the max_ratio coordinate; SIZE_MAX if none  */
+    double worst_g;      /* g there                                                */
+    double worst_fd;     /* g_fd there                                             */
+    double kink_max_abs; /* max |g − g_fd| over the kink ones (information only)   */
+} nb_gradcheck_stat;
+
+typedef struct nb_gradcheck_layer {
+    nb_gradcheck_stat w; /* A_l (w_l, w_{l-1}) */
+    nb_gradcheck_stat b; /* b_l (w_l)          */
+} nb_gradcheck_layer;
+
+typedef struct nb_gradcheck_dir {
+    double backprop; /* g·u                                             */
+    double fd;       /* D_u                                             */
+    double bound;    /* allowed |g·u − D_u|                             */
+    int kink;        /* 1: relu kinks too close (see above); not judged */
+    int pass;        /* 1: within the bound (0 when kink)               */
+} nb_gradcheck_dir;
+
+typedef struct nb_gradcheck_report {
+    int pass;               /* 1: PASS, 0: FAIL                                    */
+    char why[256];          /* one line: the reason for FAIL, or what passed       */
+    size_t params;          /* |θ|                                                 */
+    size_t checked, kinks, failed; /* over all blocks                              */
+    size_t informative;     /* compared components with |g_fd| > informative_min   */
+    double informative_min;
+    double loss;            /* Φ from the backend (float32 forward)                */
+    double loss_ref;        /* Φ from the double reference                         */
+    double grad_norm;       /* ‖g‖ over all of θ (after any perturbation)          */
+    double scale;           /* G                                                   */
+    double atol, rtol, rel_floor, step, fd_err; /* as used (fd_err: ε_fd)          */
+    int n_layers;
+    nb_gradcheck_layer layers[NB_GRADCHECK_MAX_LAYERS]; /* [l−1] for layer l       */
+    int n_dirs;
+    nb_gradcheck_dir dirs[NB_GRADCHECK_MAX_DIRS];
+} nb_gradcheck_report;
+
+/*
+ * Check m's backprop gradient on dataset d (inputs and outputs must match
+ * the model; data is raw, the model's standardisation is applied). o may
+ * be NULL for the defaults. Fills *r (caller-owned, nothing to free). The
+ * model's parameters are unchanged; its gradient buffer is overwritten.
+ */
+nb_status nb_gradcheck(nb_model *m, const nb_dataset *d, const nb_gradcheck_options *o,
+                       nb_gradcheck_report *r);
 /* ---- gradcheck: end */
 
 /* ---------------------------------------------------------------- training */
@@ -459,6 +636,15 @@ typedef struct nb_train_options {
     long report_every;   /* epochs between callbacks (>= 1)                    */
     int measure_grad;    /* nonzero: measure ‖∇Φ‖ on the full training set at
                             each reported epoch even in mini-batch mode        */
+    const char *save;    /* training checkpoint written atomically every
+                            save_every epochs and when the run ends; NULL: none */
+    long save_every;     /* epochs between checkpoints (≥ 1)                */
+    const char *resume;  /* continue the run saved in this checkpoint: its
+                            parameters, optimizer state, RNG, counters and
+                            halting state replace the model's and the fresh
+                            ones; the architecture and optimizer must match.
+                            The budgets count from the start of the original
+                            run, so --epochs 2N after N continues for N more. */
     nb_epoch_fn on_epoch;
     nb_batch_fn on_batch; /* optional; mini-batch mode only              */
     void *user;           /* passed to both callbacks                    */

@@ -56,6 +56,14 @@ static const char train_help[] =
     "                      'nabla devices'; also set by NABLA_DEVICE\n"
     "\n"
     "%s"
+    "Checkpoints\n"
+    "  --save FILE         write a training checkpoint (safetensors; atomic) at the\n"
+    "                      end and every --save-every epochs\n"
+    "  --save-every N      epochs between checkpoints (default 1)\n"
+    "  --resume FILE       continue the run saved in FILE: its architecture,\n"
+    "                      parameters, standardisation, optimizer state and progress;\n"
+    "                      the epoch and update budgets count from the first start\n"
+    "\n"
     "Output\n"
     "  --print-every N     print every N epochs (default: 1, or about 20 lines\n"
     "                      in full-batch mode)\n"
@@ -100,6 +108,8 @@ static const struct option long_opts[] = {
     {"device", required_argument, 0, 'D'},   {"print-every", required_argument, 0, 'p'},
     {"log", required_argument, 0, 'o'},      {"measure-grad", no_argument, 0, 'm'},
     {"profile", no_argument, 0, 'P'},
+    {"save", required_argument, 0, 'S'},     {"save-every", required_argument, 0, 'E'},
+    {"resume", required_argument, 0, 'U'},
     {"plot", required_argument, 0, 'G'},     {"plot-log", no_argument, 0, 'Q'},
     {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
 
@@ -142,6 +152,9 @@ static int parse_opt(int c, const char *v, train_args *a)
     case 'o': a->log = v; return 1;
     case 'm': a->opt.measure_grad = 1; return 1;
     case 'P': a->profile = 1; return 1;
+    case 'S': a->opt.save = v; return 1;
+    case 'E': return nb_arg_long(cmd, "--save-every", v, 1, 1000000000L, &a->opt.save_every);
+    case 'U': a->opt.resume = v; return 1;
     case 'G': a->plot = v; return 1;
     case 'Q': a->plot_log = 1; return 1;
     }
@@ -175,6 +188,29 @@ static int build_arch(train_args *a, const nb_dataset *d)
         }
     }
     if (a->loss == NB_LOSS_XENT) a->acts[L - 1] = NB_ACT_SOFTMAX;
+    return 1;
+}
+
+/* --resume: take the checkpoint's architecture; flags that name another
+ * one, or data of another shape, are an error. */
+static int adopt_arch(train_args *a, const nb_model *m, const nb_dataset *d)
+{
+    int L = nb_model_layers(m);
+    if (a->n_widths > 0 && a->n_widths != L + 1)
+        return nb_cli_usage_error("train", "--layers: the checkpoint has %d layers", L), 0;
+    for (int i = 0; i <= L; i++) {
+        if (a->n_widths > 0 && a->widths[i] != nb_model_width(m, i))
+            return nb_cli_usage_error("train", "--layers: the checkpoint's widths differ"), 0;
+        a->widths[i] = nb_model_width(m, i);
+    }
+    a->n_widths = L + 1;
+    for (int l = 0; l < L; l++) a->acts[l] = nb_model_act(m, l);
+    a->n_acts = L;
+    a->loss = nb_model_loss(m);
+    if (nb_dataset_inputs(d) != a->widths[0] || nb_dataset_outputs(d) != a->widths[L])
+        return nb_cli_usage_error("train", "--resume: the checkpoint takes %d inputs and %d "
+                                           "outputs, the data has %d and %d", a->widths[0],
+                                  a->widths[L], nb_dataset_inputs(d), nb_dataset_outputs(d)), 0;
     return 1;
 }
 
@@ -239,15 +275,18 @@ static int run(train_args *a)
     nb_report rep;
     memset(&rep, 0, sizeof rep);
     if ((st = load_data(a, &tr, &va)) != NB_OK) return fail(st);
-    if (!build_arch(a, tr)) {
-        code = NB_EXIT_USAGE;
-        goto done;
-    }
     if ((code = nb_cli_open_backend("train", a->device, &be)) != 0) goto done;
+    code = NB_EXIT_USAGE;
+    if (a->opt.resume) { /* the architecture comes from the checkpoint */
+        if ((st = nb_model_load(be, a->opt.resume, &m)) != NB_OK) goto fail_st;
+        if (!adopt_arch(a, m, tr)) goto done;
+    } else {
+        if (!build_arch(a, tr)) goto done;
+        st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->opt.seed, &m);
+        if (st != NB_OK) goto fail_st;
+    }
     code = NB_EXIT_FAIL;
-    st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->opt.seed, &m);
-    if (st != NB_OK) goto fail_st;
-    if (a->standardize) {
+    if (a->standardize && !a->opt.resume) {
         size_t n = (size_t)nb_dataset_inputs(tr);
         mean = malloc(n * sizeof *mean);
         std = malloc(n * sizeof *std);
