@@ -9,5 +9,7 @@ int nb_cmd_train(int argc, char **argv);
 int nb_cmd_devices(int argc, char **argv);
 int nb_cmd_descend(int argc, char **argv);
 int nb_cmd_gradcheck(int argc, char **argv);
+int nb_cmd_eval(int argc, char **argv);
+int nb_cmd_predict(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const char main_help[] =
     "\n"
     "Commands\n"
     "  train      train a model on a CSV file or the bundled digits\n"
+    "  eval       loss, accuracy, per-class precision/recall of a saved model\n"
+    "  predict    a saved model's outputs for every row of a CSV file\n"
     "  devices    list the OpenCL devices and the one --device auto picks\n"
     "  descend    gradient descent on a built-in 2-D function, with a picture\n"
     "  gradcheck  check backpropagation against finite differences\n"
@@ -40,6 +42,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return nb_cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0) return nb_cmd_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "descend") == 0) return nb_cmd_descend(argc - 1, argv + 1);
     if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
     fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
