@@ -170,7 +170,9 @@ void nb_csv_options_default(nb_csv_options *opt);
 /*
  * Load a comma-separated file of numbers. Numbers parse the same under every
  * locale ('.' is the decimal point). A UTF-8 byte-order mark and CRLF line
- * ends are accepted; blank lines are skipped. Every row must have the same
+ * ends are accepted; blank lines are skipped. Fields may be double-quoted
+ * (RFC 4180: "" is a quote, commas inside quotes do not split); a quoted
+ * field may not span lines. Every row must have the same
  * number of fields. NaN, Inf and values outside float range are errors.
  * On any error nothing is returned (*out stays NULL) and the message names
  * path:line:column. Status: NB_ERR_IO (cannot open/read), NB_ERR_DATA
@@ -180,6 +182,26 @@ nb_status nb_dataset_load_csv(const char *path, const nb_csv_options *opt, nb_da
 /* The same from memory; name is used in messages only. */
 nb_status nb_dataset_load_csv_mem(const char *name, const void *bytes, size_t size,
                                   const nb_csv_options *opt, nb_dataset **out);
+
+/*
+ * Load a classification dataset from an IDX pair, the format MNIST comes
+ * in: images_path holds unsigned-byte images with 3 dimensions (count,
+ * rows, cols), labels_path unsigned-byte labels with 1 (count), and the
+ * counts must agree. Each image becomes one row of rows·cols inputs, every
+ * pixel scaled by 1/255 into [0, 1] (0 → 0, 255 → 1 exactly). classes: 0
+ * infers max label + 1 (at most 256); 1…256 fixes the count, and a label
+ * >= classes is an error naming the file and the record (0-based). Other
+ * IDX element types are refused, not converted. Either file may be
+ * gzip-compressed; that is recognised by its first bytes, whatever the
+ * name. Header sizes must match the data exactly (no trailing bytes) and
+ * are checked before anything is allocated; each file may declare at most
+ * 4 GiB. Memory: 4 bytes per pixel and per label plus under 1 MiB. On any
+ * error *out stays NULL and the message names the file and the byte offset
+ * in its (decompressed) content. Status: NB_ERR_IO (cannot open/read),
+ * NB_ERR_DATA (malformed, corrupt gzip), NB_ERR_ARG, NB_ERR_NOMEM.
+ */
+nb_status nb_dataset_load_idx(const char *images_path, const char *labels_path, int classes,
+                              nb_dataset **out);
 
 /* Copy arrays into a new regression dataset: x (rows, inputs), y (rows, outputs). */
 nb_status nb_dataset_from_arrays(size_t rows, int inputs, int outputs, const float *x,

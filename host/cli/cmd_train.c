@@ -31,6 +31,8 @@ static const char train_help[] =
     "\n"
     "Data\n"
     "  --data FILE.csv     comma-separated numbers (default: bundled digits)\n"
+    "  --labels FILE       IDX label file (MNIST format, optionally .gz); --data is\n"
+    "                      then the IDX image file, pixels scaled to [0, 1]\n"
     "  --header            the first row is a header\n"
     "  --no-header         the first row is data (default: detect)\n"
     "  --label-col N       0-based label column, or 'last' (default: last)\n"
@@ -81,6 +83,7 @@ static const char train_help[] =
 
 typedef struct train_args {
     const char *data, *log, *device;
+    const char *labels; /* --labels: IDX label file; --data is then IDX images */
     nb_csv_options csv;
     int widths[MAX_LAYERS + 1], n_widths;
     nb_act acts[MAX_LAYERS];
@@ -107,7 +110,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, 0, 's'},
     {"device", required_argument, 0, 'D'},   {"print-every", required_argument, 0, 'p'},
     {"log", required_argument, 0, 'o'},      {"measure-grad", no_argument, 0, 'm'},
-    {"profile", no_argument, 0, 'P'},
+    {"profile", no_argument, 0, 'P'},        {"labels", required_argument, 0, 'B'},
     {"save", required_argument, 0, 'S'},     {"save-every", required_argument, 0, 'E'},
     {"resume", required_argument, 0, 'U'},
     {"plot", required_argument, 0, 'G'},     {"plot-log", no_argument, 0, 'Q'},
@@ -152,6 +155,7 @@ static int parse_opt(int c, const char *v, train_args *a)
     case 'o': a->log = v; return 1;
     case 'm': a->opt.measure_grad = 1; return 1;
     case 'P': a->profile = 1; return 1;
+    case 'B': a->labels = v; return 1;
     case 'S': a->opt.save = v; return 1;
     case 'E': return nb_arg_long(cmd, "--save-every", v, 1, 1000000000L, &a->opt.save_every);
     case 'U': a->opt.resume = v; return 1;
@@ -228,7 +232,9 @@ static nb_status load_data(train_args *a, nb_dataset **train, nb_dataset **val)
     /* Labels beyond the output width are errors at their file position. */
     if (a->n_widths > 0 && !a->csv.regression && a->csv.targets == 0)
         a->csv.classes = a->widths[a->n_widths - 1];
-    if (a->data)
+    if (a->labels) /* IDX (MNIST format): images in --data, labels here */
+        st = nb_dataset_load_idx(a->data, a->labels, a->csv.classes, &all);
+    else if (a->data)
         st = nb_dataset_load_csv(a->data, &a->csv, &all);
     else
         st = nb_dataset_load_csv_mem("digits.csv (bundled)", nb_embedded_digits_csv,
@@ -386,6 +392,8 @@ int nb_cmd_train(int argc, char **argv)
     /* An explicit iteration or time budget replaces the default epoch budget. */
     if ((a.opt.schedule.max_iters > 0 || a.opt.schedule.time_limit > 0) && !a.epochs_set)
         a.opt.schedule.max_epochs = 0;
+    if (a.labels && !a.data)
+        return nb_cli_usage_error("train", "--labels needs --data with the IDX image file");
     if (a.csv.targets > 0 && a.csv.label_col != -1)
         return nb_cli_usage_error("train", "--targets takes the last K columns; drop --label-col");
     if (a.csv.targets > 0 || a.csv.regression) {

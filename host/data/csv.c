@@ -3,8 +3,9 @@
  * from memory.
  *
  * It is a strict reader for numeric tables, not a general CSV library:
- * no quoting (rejected with a message), no other separators, no missing
- * values. The file is never trusted. Two streaming passes share one line
+ * no other separators, no missing values, and quoting only as far as
+ * RFC 4180 goes within one line (see next_field). The file is never
+ * trusted. Two streaming passes share one line
  * reader: pass 1 validates every row and counts rows and fields, pass 2
  * parses the same bytes again straight into arrays sized from pass 1. The
  * whole file is never held in memory; besides the dataset itself (at most
@@ -229,6 +230,59 @@ static void trim(const char *s, size_t *a, size_t *b)
     while (*b > *a && is_space(s[*b - 1])) (*b)--;
 }
 
+/* One field of a line: it starts at byte a (a blank, a quote or its
+ * text), its content is [t0, t1) without the blanks and quotes around it,
+ * and the comma after it, or the end of the line, is at byte end. */
+typedef struct field {
+    size_t a, t0, t1, end;
+} field;
+
+/* The field starting at byte a of s (n bytes). Quoting as in RFC 4180: a
+ * field whose first non-blank is '"' runs to the closing '"', may hold
+ * commas, and "" inside stands for one quote. The content is kept as it is
+ * written, "" and all: a number never contains a quote, so a quoted number
+ * parses unchanged, and header text is only told apart from numbers, never
+ * used. Only blanks may follow the closing quote, and a '"' inside an
+ * unquoted field is an error, as "1"2 or 1"2 is more likely a broken file
+ * than a number. A quoted field may not span lines: the line reader cuts
+ * at every LF, which keeps max_line a real bound and an error on the line
+ * where it is, so a quote still open at the end of its line is
+ * "unterminated" there. */
+static nb_status next_field(const csv_ctx *c, const char *s, size_t n, size_t a, size_t lineno,
+                            field *f)
+{
+    size_t i = a;
+    while (i < n && is_space(s[i])) i++;
+    f->a = a;
+    if (i < n && s[i] == '"') {
+        size_t open = i++;
+        for (f->t0 = i;; i++) {
+            if (i == n)
+                return NB_FAIL(NB_ERR_DATA, AT_FMT "unterminated quote (a quoted field must end "
+                               "on its line)", AT(c, lineno, col_of(s, open)));
+            if (s[i] != '"') continue;
+            if (i + 1 < n && s[i + 1] == '"')
+                i++; /* "" is a quote inside the field */
+            else
+                break;
+        }
+        f->t1 = i++;
+        while (i < n && is_space(s[i])) i++;
+        if (i < n && s[i] != ',')
+            return NB_FAIL(NB_ERR_DATA, AT_FMT "unexpected text after a closing quote",
+                           AT(c, lineno, col_of(s, i)));
+    } else {
+        for (f->t0 = i; i < n && s[i] != ','; i++)
+            if (s[i] == '"')
+                return NB_FAIL(NB_ERR_DATA, AT_FMT "a quote inside an unquoted field",
+                               AT(c, lineno, col_of(s, i)));
+        f->t1 = i;
+    }
+    f->end = i;
+    trim(s, &f->t0, &f->t1);
+    return NB_OK;
+}
+
 /* ----------------------------------------------------------- one line */
 
 static int classifying(const csv_ctx *c) { return !c->o.regression && c->o.targets == 0; }
@@ -263,18 +317,16 @@ static nb_status setup_columns(csv_ctx *c, size_t nf, size_t lineno)
 /* Header detection: a header has some field that is not number-like.
  * NaN, Inf and out-of-range numbers count as numbers here, so a data row
  * holding one is reported as bad data instead of silently dropped. */
-static int looks_like_header(char *s, size_t n)
+static nb_status looks_like_header(const csv_ctx *c, char *s, size_t n, size_t lineno, int *yes)
 {
-    size_t a = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != ',') continue;
-        size_t t0 = a, t1 = i;
+    field f;
+    *yes = 0;
+    for (size_t a = 0; a <= n && !*yes; a = f.end + 1) {
         float v;
-        trim(s, &t0, &t1);
-        if (t0 == t1 || parse_real(s + t0, t1 - t0, &v) == NUM_BAD) return 1;
-        a = i + 1;
+        NB_TRY(next_field(c, s, n, a, lineno, &f));
+        *yes = f.t0 == f.t1 || parse_real(s + f.t0, f.t1 - f.t0, &v) == NUM_BAD;
     }
-    return 0;
+    return NB_OK;
 }
 
 static nb_status store_label(csv_ctx *c, const char *s, size_t t0, size_t t1, size_t r,
@@ -301,14 +353,13 @@ static nb_status store_label(csv_ctx *c, const char *s, size_t t0, size_t t1, si
     return NB_OK;
 }
 
-/* Field j, bytes [a, b) of s, of data row r. */
-static nb_status parse_field(csv_ctx *c, char *s, size_t a, size_t b, size_t j, size_t r,
+/* Field j (f) of s, of data row r. */
+static nb_status parse_field(csv_ctx *c, char *s, const field *f, size_t j, size_t r,
                              size_t lineno)
 {
     char txt[CSV_SHOW + 4];
-    size_t t0 = a, t1 = b;
-    trim(s, &t0, &t1);
-    if (t0 == t1) return NB_FAIL(NB_ERR_DATA, AT_FMT "empty field", AT(c, lineno, col_of(s, a)));
+    size_t t0 = f->t0, t1 = f->t1;
+    if (t0 == t1) return NB_FAIL(NB_ERR_DATA, AT_FMT "empty field", AT(c, lineno, col_of(s, f->a)));
     int is_target = j >= c->tcol0 && j - c->tcol0 < c->ntgt;
     if (is_target && classifying(c)) return store_label(c, s, t0, t1, r, lineno);
     float v = 0.0f;
@@ -336,11 +387,11 @@ static nb_status parse_row(csv_ctx *c, char *s, size_t n, size_t lineno)
     if (c->d && c->rows >= c->d->rows)
         return NB_FAIL(NB_ERR_IO, "%s: %s: the file changed while it was being read", c->call,
                        c->name);
-    size_t r = c->rows++, a = 0, j = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != ',') continue;
-        NB_TRY(parse_field(c, s, a, i, j++, r, lineno));
-        a = i + 1;
+    size_t r = c->rows++, j = 0;
+    field f;
+    for (size_t a = 0; a <= n; a = f.end + 1) {
+        NB_TRY(next_field(c, s, n, a, lineno, &f));
+        NB_TRY(parse_field(c, s, &f, j++, r, lineno));
     }
     return NB_OK;
 }
@@ -349,19 +400,21 @@ static nb_status parse_row(csv_ctx *c, char *s, size_t n, size_t lineno)
  * parse it as a data row. */
 static nb_status process_line(csv_ctx *c, char *s, size_t n, size_t lineno)
 {
-    size_t count = 1, extra = n, quote = n, ink = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == ',' && count++ == c->nfields) extra = i + 1; /* field nfields + 1 starts */
-        if (s[i] == '"' && quote == n) quote = i;
-        ink += !is_space(s[i]);
-    }
+    size_t count = 0, extra = n, ink = 0;
+    for (size_t i = 0; i < n; i++) ink += !is_space(s[i]);
     if (ink == 0) return NB_OK; /* blank line */
-    if (quote < n)
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "quoted fields are not supported",
-                       AT(c, lineno, col_of(s, quote)));
+    /* Count the fields, checking the quoting of each (commas inside
+     * quotes do not separate). */
+    field f;
+    for (size_t a = 0; a <= n; a = f.end + 1) {
+        NB_TRY(next_field(c, s, n, a, lineno, &f));
+        if (count++ == c->nfields) extra = f.a; /* field nfields + 1 starts */
+    }
+    int header = c->o.header == 1;
     if (c->nfields == 0) {
         NB_TRY(setup_columns(c, count, lineno));
-        if (c->o.header == 1 || (c->o.header == -1 && looks_like_header(s, n))) {
+        if (c->o.header == -1) NB_TRY(looks_like_header(c, s, n, lineno, &header));
+        if (header) {
             c->header_line = lineno;
             return NB_OK;
         }

@@ -126,6 +126,50 @@ static void test_full_batch_halting_message(void **state)
     assert_non_null(strstr(out_text, "≤ 0.001 after "));
 }
 
+/* Write an IDX file: magic 0 0 8 ndims, big-endian dims, then bytes. */
+static const char *write_idx(const char *name, int ndims, const unsigned *dims,
+                             const unsigned char *bytes, size_t n)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    unsigned char head[4] = {0, 0, 8, (unsigned char)ndims};
+    fwrite(head, 1, 4, f);
+    for (int i = 0; i < ndims; i++) {
+        unsigned char d[4] = {(unsigned char)(dims[i] >> 24), (unsigned char)(dims[i] >> 16),
+                              (unsigned char)(dims[i] >> 8), (unsigned char)dims[i]};
+        fwrite(d, 1, 4, f);
+    }
+    fwrite(bytes, 1, n, f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* MNIST-format training: 40 2×2 images whose label is the bright pixel. */
+static void test_idx_training(void **state)
+{
+    (void)state;
+    unsigned char img[40 * 4], lab[40];
+    for (int i = 0; i < 40; i++) {
+        lab[i] = (unsigned char)(i % 4);
+        for (int p = 0; p < 4; p++) img[i * 4 + p] = p == i % 4 ? 250 : (unsigned char)(i % 7);
+    }
+    const unsigned di[] = {40, 2, 2}, dl[] = {40};
+    char images[300];
+    snprintf(images, sizeof images, "%s", write_idx("img.idx", 3, di, img, sizeof img));
+    const char *labels = write_idx("lab.idx", 1, dl, lab, sizeof lab);
+    assert_int_equal(run("train", "--data", images, "--labels", labels, "--layers", "4,8,4",
+                         "--epochs", "300", "--lr", "2", "--val", "0", NULL), 0);
+    assert_non_null(strstr(out_text, "40 train"));
+    /* A label beyond the output width is an error naming the file. */
+    lab[7] = 9;
+    labels = write_idx("lab.idx", 1, dl, lab, sizeof lab);
+    assert_int_equal(run("train", "--data", images, "--labels", labels, "--layers", "4,8,4", NULL), 2);
+    assert_non_null(strstr(err_text, "lab.idx"));
+    assert_int_equal(run("train", "--labels", labels, NULL), 2);
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -160,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_bad_data),
         cmocka_unit_test(test_log_file),
         cmocka_unit_test(test_full_batch_halting_message),
+        cmocka_unit_test(test_idx_training),
         cmocka_unit_test(test_help_and_version),
     };
     return cmocka_run_group_tests(tests, cli_setup, cli_teardown);

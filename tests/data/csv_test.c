@@ -331,7 +331,7 @@ static void test_bad_numbers(void **state)
     LOAD_FAIL("1,2,0\n3, \t,1\n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
     LOAD_FAIL("1,2,0\n,3,1\n", NULL, NB_ERR_DATA, "t.csv:2:1: empty field");
     LOAD_FAIL("1,2,0\n3,4,\n", NULL, NB_ERR_DATA, "t.csv:2:5: empty field");
-    LOAD_FAIL("a,b\n\"1\",0\n", NULL, NB_ERR_DATA, "t.csv:2:1: quoted fields are not supported");
+    LOAD_FAIL("a,b\n1\"2,0\n", NULL, NB_ERR_DATA, "t.csv:2:2: a quote inside an unquoted field");
     /* Long offending text is cut short in the message. */
     char text[256];
     snprintf(text, sizeof text, "1,2\n%s,1\n",
@@ -539,6 +539,139 @@ static void test_file_unreadable(void **state)
     remove(path);
 }
 
+/* RFC 4180 quoting within a line: quoted numbers parse as numbers, quoted
+ * header names are header text, commas inside quotes do not split. */
+static void test_quoted_fields(void **state)
+{
+    (void)state;
+    nb_dataset *d = LOAD_OK("\"x1\",\"x 2, with comma\",\"la\"\"bel\"\n"
+                            "\"1.5\", \"2\" ,\"0\"\n"
+                            "3,\" 4 \",\t\"1\"\t\n",
+                            NULL);
+    assert_int_equal(nb_dataset_rows(d), 2);
+    assert_int_equal(nb_dataset_inputs(d), 2);
+    assert_int_equal(nb_dataset_classes(d), 2);
+    assert_close_f(nb_dataset_x(d), FLOATS(1.5f, 2, 3, 4), 4, 0.0, 0.0);
+    assert_memory_equal(nb_dataset_labels(d), LABELS(0, 1), 2 * sizeof(int32_t));
+    nb_dataset_free(d);
+    /* A first row of quoted numbers is data, not a header. */
+    d = LOAD_OK("\"1\",\"2e1\",\"0\"\n3,4,\"1\"\n", NULL);
+    assert_int_equal(nb_dataset_rows(d), 2);
+    assert_close_f(nb_dataset_x(d), FLOATS(1, 20, 3, 4), 4, 0.0, 0.0);
+    nb_dataset_free(d);
+    /* An empty quoted name makes a header, as an empty name does. */
+    d = LOAD_OK("\"\",a,label\n7,8,1\n", NULL);
+    assert_int_equal(nb_dataset_rows(d), 1);
+    assert_close_f(nb_dataset_x(d), FLOATS(7, 8), 2, 0.0, 0.0);
+    nb_dataset_free(d);
+    /* A quoted comma belongs to its field: this header has 2 fields. */
+    d = LOAD_OK("\"a,b\",label\n1,0\n", NULL);
+    assert_int_equal(nb_dataset_inputs(d), 1);
+    nb_dataset_free(d);
+    /* With a byte-order mark and CRLF; the closing quote before CR. */
+    d = LOAD_OK(BOM "\"a\",\"label\"\r\n\"2.5\",\"1\"\r\n", NULL);
+    assert_int_equal(nb_dataset_rows(d), 1);
+    assert_close_f(nb_dataset_x(d), FLOATS(2.5f), 1, 0.0, 0.0);
+    assert_int_equal(nb_dataset_labels(d)[0], 1);
+    nb_dataset_free(d);
+    /* A forced header may hold anything quotable; header = 0 makes a
+     * quoted name bad data at its text. */
+    nb_csv_options o;
+    nb_csv_options_default(&o);
+    o.header = 1;
+    d = LOAD_OK("\"1\",\"\"\"\"\n5,0\n", &o);
+    assert_int_equal(nb_dataset_rows(d), 1);
+    nb_dataset_free(d);
+    o.header = 0;
+    LOAD_FAIL("\"x\",1\n", &o, NB_ERR_DATA, "t.csv:1:2: expected a number, got 'x'");
+}
+
+static void test_quoted_fields_invalid(void **state)
+{
+    (void)state;
+    /* Quotes never span lines: the open quote is reported on its line. */
+    LOAD_FAIL("1,\"2\n3\",4\n", NULL, NB_ERR_DATA,
+              "t.csv:1:3: unterminated quote (a quoted field must end on its line)");
+    LOAD_FAIL("a,b\r\n1,\"2\r\n\",0\r\n", NULL, NB_ERR_DATA, "t.csv:2:3: unterminated quote");
+    LOAD_FAIL("\"a,b\nc\",label\n1,0\n", NULL, NB_ERR_DATA, "t.csv:1:1: unterminated quote");
+    LOAD_FAIL("1,0\n\"", NULL, NB_ERR_DATA, "t.csv:2:1: unterminated quote");
+    LOAD_FAIL("1,\"2\"\"\n", NULL, NB_ERR_DATA, "t.csv:1:3: unterminated quote");
+    /* A quote inside an unquoted field. */
+    LOAD_FAIL("1,2\"3,0\n", NULL, NB_ERR_DATA, "t.csv:1:4: a quote inside an unquoted field");
+    LOAD_FAIL("1,2,0\nab\",1,1\n", NULL, NB_ERR_DATA, "t.csv:2:3: a quote inside an unquoted field");
+    /* Text after the closing quote. */
+    LOAD_FAIL("1,\"2\"3,0\n", NULL, NB_ERR_DATA, "t.csv:1:6: unexpected text after a closing quote");
+    LOAD_FAIL("1,\"2\" \"3\",0\n", NULL, NB_ERR_DATA,
+              "t.csv:1:7: unexpected text after a closing quote");
+    /* Quoted content must still be a number or a label (on line 2: on
+     * line 1 a non-number would make the row a header). */
+    LOAD_FAIL("1,2,0\n1,\"2\"\"\",0\n", NULL, NB_ERR_DATA,
+              "t.csv:2:4: expected a number, got '2\"\"'");
+    LOAD_FAIL("1,2,0\n1,\"\",0\n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
+    LOAD_FAIL("1,2,0\n1,\" \t\",0\n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
+    LOAD_FAIL("1,2,0\n1,2,\"x\"\n", NULL, NB_ERR_DATA, "t.csv:2:6: expected a class label");
+    LOAD_FAIL("1,\"nan\",0\n", NULL, NB_ERR_DATA, "t.csv:1:4: NaN and Inf are not accepted");
+    LOAD_FAIL("a,b\n\"1,5\",0\n", NULL, NB_ERR_DATA, "t.csv:2:2: expected a number, got '1,5'");
+    /* Field counts see quoted commas as text: 2 fields, then 3. */
+    LOAD_FAIL("\"a,b\",c\n1,2,0\n", NULL, NB_ERR_DATA, "t.csv:2:5: expected 2 fields, got 3");
+    /* Errors come in file order: line 2's quote before line 3's ragged row. */
+    LOAD_FAIL("1,2,0\n3,\"4,1\n5\n", NULL, NB_ERR_DATA, "t.csv:2:3: unterminated quote");
+}
+
+/* Every prefix of a small valid file either loads the first rows of the
+ * whole file exactly (a cut inside a row always cuts its last field, the
+ * label, which leaves it empty, unterminated or ragged) or fails with
+ * NB_ERR_DATA and no dataset; through memory and through a file alike. */
+static void test_truncation_every_prefix(void **state)
+{
+    (void)state;
+    const char *text = BOM "\"x\",\"y, z\",label\r\n"
+                           "1.5,\"-2\",0\r\n"
+                           "\"3e1\" , 4.25,2\r\n"
+                           "7,8,\"1\"\n";
+    size_t n = strlen(text), loaded = 0;
+    nb_dataset *full = LOAD_OK(text, NULL);
+    assert_int_equal(nb_dataset_rows(full), 3);
+    assert_close_f(nb_dataset_x(full), FLOATS(1.5f, -2, 30, 4.25f, 7, 8), 6, 0.0, 0.0);
+    char path[512];
+    for (size_t k = 0; k <= n; k++) {
+        for (int via_file = 0; via_file < 2; via_file++) {
+            nb_dataset *d = NOT_NULL;
+            nb_status st;
+            if (via_file) {
+                write_temp(path, sizeof path, text, k);
+                st = nb_dataset_load_csv(path, NULL, &d);
+                remove(path);
+            } else {
+                st = nb_dataset_load_csv_mem("t.csv", text, k, NULL, &d);
+            }
+            if (st != NB_OK) {
+                if (st != NB_ERR_DATA || d != NULL) {
+                    fprintf(stderr, "prefix %zu (file %d): %s: %s\n", k, via_file,
+                            nb_status_str(st), nb_last_error());
+                    fail();
+                }
+                continue;
+            }
+            size_t r = nb_dataset_rows(d);
+            int32_t max_label = 0;
+            assert_true(r >= 1 && r <= 3);
+            assert_int_equal(nb_dataset_inputs(d), 2);
+            assert_memory_equal(nb_dataset_x(d), nb_dataset_x(full), r * 2 * sizeof(float));
+            assert_memory_equal(nb_dataset_labels(d), nb_dataset_labels(full), r * sizeof(int32_t));
+            for (size_t i = 0; i < r; i++)
+                if (nb_dataset_labels(d)[i] > max_label) max_label = nb_dataset_labels(d)[i];
+            assert_int_equal(nb_dataset_classes(d), max_label + 1);
+            nb_dataset_free(d);
+            loaded++;
+        }
+    }
+    nb_dataset_free(full);
+    /* Row 1 is complete after "0", "0\r" and "0\r\n", likewise row 2,
+     * and row 3 after "\"1\"" and its "\n": 8 prefixes, each on 2 paths. */
+    assert_int_equal(loaded, 16);
+}
+
 /* The caller's thread locale is restored, on success and on failure. */
 static void test_locale_restored(void **state)
 {
@@ -600,6 +733,9 @@ int main(void)
         cmocka_unit_test(test_file_small),
         cmocka_unit_test(test_file_large),
         cmocka_unit_test(test_file_unreadable),
+        cmocka_unit_test(test_quoted_fields),
+        cmocka_unit_test(test_quoted_fields_invalid),
+        cmocka_unit_test(test_truncation_every_prefix),
         cmocka_unit_test(test_locale_restored),
         cmocka_unit_test(test_comma_decimal_locale),
     };
