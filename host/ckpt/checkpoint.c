@@ -69,6 +69,28 @@ static char *train_json(const nb_ckpt_train *tr)
     return s;
 }
 
+/* The schedule's settings, as readable JSON numbers and names. */
+static char *schedule_json(const nb_schedule *s)
+{
+    json_t *o = json_pack("{s:s, s:f, s:s, s:f, s:I, s:f, s:I, s:I, s:f, s:b, s:f, s:f, s:f, s:f, s:f, s:f, "
+                          "s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:f}",
+                          "optim", nb_optim_name(s->optim), "lr", s->lr,
+                          "lr_schedule", nb_lr_kind_name(s->lr_kind), "lr_gamma", s->lr_gamma,
+                          "lr_step", (json_int_t)s->lr_step, "lr_decay", s->lr_decay,
+                          "lr_warmup", (json_int_t)s->lr_warmup, "lr_period", (json_int_t)s->lr_period,
+                          "lr_min", s->lr_min, "line_search", s->line_search != 0,
+                          "armijo_c", s->armijo_c, "momentum", s->momentum, "beta1", s->beta1,
+                          "beta2", s->beta2, "eps", s->eps, "weight_decay", s->weight_decay,
+                          "clip_norm", s->clip_norm, "max_iters", (json_int_t)s->max_iters,
+                          "max_epochs", (json_int_t)s->max_epochs, "tol_grad", s->tol_grad,
+                          "time_limit", s->time_limit, "plateau_tol", s->plateau_tol,
+                          "plateau_patience", (json_int_t)s->plateau_patience,
+                          "early_stop", (json_int_t)s->early_stop, "diverge_factor", s->diverge_factor);
+    char *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return out;
+}
+
 nb_status nb_ckpt_save(nb_model *m, const nb_ckpt_train *tr, const char *path)
 {
     nb_st_tensor t[MAX_TENSORS];
@@ -77,8 +99,9 @@ nb_status nb_ckpt_save(nb_model *m, const nb_ckpt_train *tr, const char *path)
     if (m->n_layers > 64) return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_model_save: over 64 layers");
     float *theta = malloc(np * sizeof *theta);
     char *arch = arch_json(m), *train = tr ? train_json(tr) : NULL;
+    char *sched = tr && tr->sched ? schedule_json(tr->sched) : NULL;
     nb_status st;
-    if (!theta || !arch || (tr && !train)) {
+    if (!theta || !arch || (tr && !train) || (tr && tr->sched && !sched)) {
         st = NB_NOMEM("nb_model_save", np * sizeof *theta);
         goto done;
     }
@@ -99,13 +122,14 @@ nb_status nb_ckpt_save(nb_model *m, const nb_ckpt_train *tr, const char *path)
     size_t k = tr ? (size_t)nb_optim_state_per_param(tr->optim) : 0;
     if (k >= 1) t[n++] = (nb_st_tensor){"optimizer.m", 1, {(int64_t)np}, tr->state};
     if (k >= 2) t[n++] = (nb_st_tensor){"optimizer.v", 1, {(int64_t)np}, tr->state + np};
-    const char *keys[] = {"nabla.kind", "nabla.arch", "nabla.train"};
-    const char *vals[] = {tr ? "checkpoint" : "model", arch, train};
-    st = nb_st_write(path, t, n, keys, vals, tr ? 3 : 2);
+    const char *keys[] = {"nabla.kind", "nabla.arch", "nabla.train", "nabla.schedule"};
+    const char *vals[] = {tr ? "checkpoint" : "model", arch, train, sched};
+    st = nb_st_write(path, t, n, keys, vals, tr ? (sched ? 4 : 3) : 2);
 done:
     free(theta);
     free(arch);
     free(train);
+    free(sched);
     return st;
 }
 

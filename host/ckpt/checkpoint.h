@@ -9,7 +9,9 @@
  * A training checkpoint is a model file ("nabla.kind" = "checkpoint")
  * plus the optimizer state (optimizer.m, optimizer.v) and, in
  * "nabla.train", a JSON object with the optimizer kind, the shuffling RNG
- * state, the update and epoch counts and the halting rules' memory.
+ * state, the update and epoch counts and the halting rules' memory, and
+ * in "nabla.schedule" the run's step-size, optimizer and halting settings
+ * (for the record: a resumed run takes its settings from its caller).
  * Doubles and 64-bit words in it are written as 16 hex digits of their
  * bits, so a resumed run continues bit for bit and no locale is involved.
  */
@@ -22,6 +24,7 @@
 
 /* What a checkpoint adds to a model. */
 typedef struct nb_ckpt_train {
+    const nb_schedule *sched; /* written for the record; not read back */
     nb_optim optim;
     size_t n;            /* parameters                                   */
     const float *state;  /* (k·n): m then v, k from the optimizer; or NULL */
