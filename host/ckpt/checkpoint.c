@@ -2,7 +2,7 @@
  * checkpoint.c — mapping models and training state onto safetensors
  * files (see checkpoint.h), and nb_model_save / nb_model_load.
  *
- * The container (safetensors.c) already refuses malformed files, bad
+ * The container (safetensors.h) already refuses malformed files, bad
  * checksums and non-finite values; this layer checks that the contents
  * make a model: a known architecture whose tensors are all present with
  * the right shapes and nothing else, and training state that fits it.
