@@ -20,6 +20,7 @@ static const char main_help[] =
     "  devices    list the OpenCL devices and the one --device auto picks\n"
     "  descend    gradient descent on a built-in 2-D function, with a picture\n"
     "  gradcheck  check backpropagation against finite differences\n"
+    "  bench      time the workloads on every device, in one run\n"
     "\n"
     "Run 'nabla <command> --help' for a command's options.\n"
     "  -h, --help       this help\n"
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "predict") == 0) return nb_cmd_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "descend") == 0) return nb_cmd_descend(argc - 1, argv + 1);
     if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return nb_cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
     return NB_EXIT_USAGE;
 }
