@@ -3,9 +3,9 @@
  *
  * A save either leaves the complete new file at the target path or leaves
  * the previous target untouched; a crash or error never exposes a partial
- * file under the target name. The sequence is the one RELIABILITY.md
- * promise 3 names: write a temp file in the same directory, fsync it,
- * close it, rename it over the target, fsync the directory.
+ * file under the target name. The sequence: write a temp file in the
+ * same directory, fsync it, close it, rename it over the target, fsync the
+ * directory.
  *
  * A process killed mid-save (SIGKILL, power loss) cannot clean up: the
  * target is intact but a ".<name>.tmp-*" file may remain beside it, which

@@ -27,7 +27,7 @@
  * float, and 4 per label) plus fixed buffers under 1 MiB (two 64 KiB input
  * chunks, one 64 KiB scratch chunk, and zlib's inflate state with its
  * 32 KiB window per file). That is 4 x the decompressed data + 1 MiB,
- * above the "2 x file size" of promise 1 in RELIABILITY.md: storing floats
+ * above a "2 x file size" memory bound for loaders: storing floats
  * is the price of a dataset the trainer can use as it is.
  */
 #include <errno.h>

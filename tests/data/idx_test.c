@@ -4,7 +4,7 @@
  * Every file is made here, in a temp directory, from bytes the test spells
  * out (gzip through zlib's gzopen/gzwrite), so each case states exactly
  * what the loader sees. It covers the valid load, gzip equal to plain, and
- * the malformed-input suite of RELIABILITY.md: bad magic, wrong type and
+ * the malformed-input suite: bad magic, wrong type and
  * dimension count, zero and overflowing dimensions, headers larger than
  * the file, truncation at every prefix, trailing bytes, labels 10 and 255
  * for 10 classes, count mismatch, corrupt gzip, and every single-bit flip.
