@@ -172,6 +172,27 @@ nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, 
     DISPATCH(be, NB_OP_WRITE, 0, 4.0 * n, be->ops->buf_write(be->ctx, dst, off, src, n));
 }
 
+nb_status nb_be_write_async(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n,
+                            void **ticket)
+{
+    if (!ticket || *ticket)
+        return NB_FAIL(NB_ERR_ARG, "nb_be_write_async: ticket is NULL or still in use");
+    if (!be->ops->buf_write_async) return nb_be_write(be, dst, off, src, n);
+    if (n == 0) return NB_OK;
+    if (!src) return NB_FAIL(NB_ERR_ARG, "nb_be_write_async: src is NULL");
+    NB_TRY(check_view("nb_be_write_async", "dst", nb_view_at(dst, off), n, dst->dtype));
+    DISPATCH(be, NB_OP_WRITE, 0, 4.0 * n,
+             be->ops->buf_write_async(be->ctx, dst, off, src, n, ticket));
+}
+
+nb_status nb_be_write_wait(nb_backend *be, void **ticket)
+{
+    if (!ticket || !*ticket) return NB_OK;
+    void *t = *ticket;
+    *ticket = NULL;
+    return be->ops->write_wait(be->ctx, t);
+}
+
 nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n)
 {
     if (n == 0) return NB_OK;

@@ -69,6 +69,14 @@ typedef struct nb_backend_ops {
     void (*buf_free)(void *ctx, nb_buf *b);
     nb_status (*buf_write)(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n);
     nb_status (*buf_read)(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n);
+    /* buf_write that may return before the copy is done, for double
+     * buffering: src must stay unchanged until write_wait(ctx, *ticket).
+     * *ticket is the backend's handle of the copy, NULL when it is already
+     * done. Optional: NULL makes nb_be_write_async a blocking buf_write. */
+    nb_status (*buf_write_async)(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n,
+                                 void **ticket);
+    /* Start queued work, wait for the copy behind ticket, release it. */
+    nb_status (*write_wait)(void *ctx, void *ticket);
     /* dst[0..n) = src[0..n), both views of float buffers. */
     nb_status (*copy)(void *ctx, size_t n, nb_view src, nb_view dst);
     /* x[0..n) = value. */
@@ -134,6 +142,12 @@ nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);
 void nb_be_free(nb_backend *be, nb_buf *b); /* tolerates a never-allocated b */
 nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n);
 nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n);
+/* An upload that may still be running when it returns: *ticket (NULL
+ * before) must go to nb_be_write_wait before src is changed or freed. */
+nb_status nb_be_write_async(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n,
+                            void **ticket);
+/* Wait for *ticket's upload (no-op for NULL) and set it to NULL. */
+nb_status nb_be_write_wait(nb_backend *be, void **ticket);
 nb_status nb_be_copy(nb_backend *be, size_t n, nb_view src, nb_view dst);
 nb_status nb_be_fill(nb_backend *be, size_t n, float value, nb_view x);
 nb_status nb_be_sync(nb_backend *be);

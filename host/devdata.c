@@ -24,7 +24,15 @@ void nb_devdata_close(nb_backend *be, nb_devdata *dd)
 {
     nb_be_free(be, &dd->x);
     nb_be_free(be, &dd->t);
-    free(dd->stage);
+    for (int s = 0; s < 2; s++) {
+        /* An upload may still read the staging area: let it finish first.
+         * Its status no longer matters; the run is over either way. */
+        nb_be_write_wait(be, &dd->ticket[s][0]);
+        nb_be_write_wait(be, &dd->ticket[s][1]);
+        nb_be_free(be, &dd->sx[s]);
+        nb_be_free(be, &dd->st[s]);
+        free(dd->stage[s]);
+    }
     memset(dd, 0, sizeof *dd);
 }
 
@@ -74,13 +82,19 @@ nb_status nb_devdata_open(const nb_model *m, const nb_dataset *d, size_t cap, nb
     dd->mean = m->mean;
     dd->std = m->std;
     dd->stage_rows = cap;
-    size_t w = in > out ? in : out;
-    dd->stage = malloc(cap * w * sizeof(float));
-    if (!dd->stage) return NB_NOMEM("nb_devdata_open", cap * w * sizeof(float));
-    return NB_OK;
+    nb_status st = NB_OK;
+    for (int s = 0; s < 2 && st == NB_OK; s++) {
+        dd->stage[s] = malloc(cap * (in + out) * sizeof(float));
+        if (!dd->stage[s]) st = NB_NOMEM("nb_devdata_open", cap * (in + out) * sizeof(float));
+        if (st == NB_OK) st = nb_be_alloc(m->be, &dd->sx[s], cap * in, NB_F32);
+        if (st == NB_OK) st = nb_be_alloc(m->be, &dd->st[s], cap * out, NB_F32);
+    }
+    if (st != NB_OK) nb_devdata_close(m->be, dd);
+    return st;
 }
 
-/* Streamed rows: gather on the host, standardise, copy into p's buffers. */
+/* Streamed rows: gather on the host, standardise, and start their upload
+ * into the next slot; the backend may still be busy with the other one. */
 static nb_status stream_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t rows,
                              const int32_t *order, nb_view *x, nb_view *t)
 {
@@ -89,22 +103,27 @@ static nb_status stream_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0,
     if (rows > dd->stage_rows || rows > p->cap)
         return NB_FAIL(NB_ERR_INTERNAL, "nb_devdata_rows: %zu rows for %zu of staging", rows,
                        dd->stage_rows);
+    int s = dd->slot;
+    dd->slot ^= 1;
+    /* The slot's last uploads must be done before its host memory changes;
+     * the work that read its backend buffers was queued before the upload
+     * that follows, so it runs first. */
+    NB_TRY(nb_be_write_wait(m->be, &dd->ticket[s][0]));
+    NB_TRY(nb_be_write_wait(m->be, &dd->ticket[s][1]));
+    float *hx = dd->stage[s], *ht = dd->stage[s] + dd->stage_rows * in;
     for (size_t i = 0; i < rows; i++) {
         size_t r = order ? (size_t)order[r0 + i] : r0 + i;
         const float *src = d->x + r * in;
         if (dd->mean)
-            standardize(src, 1, in, dd->mean, dd->std, dd->stage + i * in);
+            standardize(src, 1, in, dd->mean, dd->std, hx + i * in);
         else
-            memcpy(dd->stage + i * in, src, in * sizeof(float));
+            memcpy(hx + i * in, src, in * sizeof(float));
+        nb_dataset_targets(d, r, 1, ht + i * out);
     }
-    NB_TRY(nb_be_write(m->be, &p->act, 0, dd->stage, rows * in));
-    for (size_t i = 0; i < rows; i++) {
-        size_t r = order ? (size_t)order[r0 + i] : r0 + i;
-        nb_dataset_targets(d, r, 1, dd->stage + i * out);
-    }
-    NB_TRY(nb_be_write(m->be, &p->target, 0, dd->stage, rows * out));
-    *x = nb_view_at(&p->act, 0);
-    *t = nb_view_at(&p->target, 0);
+    NB_TRY(nb_be_write_async(m->be, &dd->sx[s], 0, hx, rows * in, &dd->ticket[s][0]));
+    NB_TRY(nb_be_write_async(m->be, &dd->st[s], 0, ht, rows * out, &dd->ticket[s][1]));
+    *x = nb_view_at(&dd->sx[s], 0);
+    *t = nb_view_at(&dd->st[s], 0);
     return NB_OK;
 }
 

@@ -6,7 +6,9 @@
  * the backend; a mini-batch is gathered there through an index buffer, so
  * a step moves nothing across the bus but the epoch's indices.
  * Streamed: when the data does not fit the backend's budget, it stays on
- * the host and each chunk of rows is copied up when a pass needs it.
+ * the host and each chunk of rows is copied up when a pass needs it, double
+ * buffered: the host gathers chunk k+1 into one slot while the backend
+ * still uploads and computes on chunk k in the other.
  */
 #ifndef NB_DEVDATA_H
 #define NB_DEVDATA_H
@@ -22,7 +24,13 @@ typedef struct nb_devdata {
     nb_buf x, t;              /* resident: (rows, inputs), (rows, outputs)      */
     const nb_dataset *host;   /* streamed: the host rows (borrowed)             */
     const float *mean, *std;  /* streamed: the model's standardisation, or NULL */
-    float *stage;             /* streamed: host staging for one chunk           */
+    /* streamed: two slots, each a host staging area of stage_rows × (inputs
+     * + outputs) floats, backend buffers for x and t, and the tickets of
+     * their uploads in flight; slot is the one the next chunk fills */
+    float *stage[2];
+    nb_buf sx[2], st[2];
+    void *ticket[2][2];
+    int slot;
     size_t stage_rows;
 } nb_devdata;
 
@@ -37,7 +45,10 @@ void nb_devdata_close(nb_backend *be, nb_devdata *dd);
  * Views x (rows, inputs) and t (rows, outputs) of rows r0 … r0+rows−1 of
  * dd, or, with order (host, the epoch's permutation) and order_dev (its
  * copy on the backend, for resident data), of rows order[r0 …]. Contiguous
- * resident rows are viewed in place; other rows land in p's buffers.
+ * resident rows are viewed in place; other rows land in p's buffers
+ * (resident) or in a streaming slot. A view stays valid until the second
+ * call after it: work queued on it in between runs in order before the
+ * slot is filled again.
  */
 nb_status nb_devdata_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t rows,
                           const int32_t *order, const nb_buf *order_dev, nb_view *x, nb_view *t);

@@ -45,6 +45,7 @@
     X(clFlush)                                                                                     \
     X(clWaitForEvents)                                                                             \
     X(clGetEventProfilingInfo)                                                                     \
+    X(clRetainEvent)                                                                               \
     X(clReleaseEvent)
 
 typedef struct nb_cl_api {

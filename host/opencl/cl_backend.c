@@ -121,6 +121,58 @@ nb_status nb_cl_buf_write(void *ctx, nb_buf *dst, size_t off, const void *src, s
     return ev ? nb_cl_track(c, ev) : NB_OK;
 }
 
+/* Wait for ev and drop our reference: the copy must not outlive its source. */
+static void drain(cl_event ev)
+{
+    nb_cl.clWaitForEvents(1, &ev);
+    nb_cl.clReleaseEvent(ev);
+}
+
+nb_status nb_cl_buf_write_async(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n,
+                                void **ticket)
+{
+    nb_cl_ctx *c = ctx;
+    cl_event ev = NULL;
+    CL_TRY(nb_cl.clEnqueueWriteBuffer(c->queue, (cl_mem)dst->handle, CL_FALSE, off * 4, n * 4, src,
+                                      0, NULL, &ev));
+    /* Start it now, so it runs while the host prepares the next batch. */
+    cl_int err = nb_cl.clFlush(c->queue);
+    if (err != CL_SUCCESS) {
+        drain(ev);
+        return NB_FAIL(NB_ERR_BACKEND, "clFlush: %s", nb_cl_err_name(err));
+    }
+    if (c->be->profiling) {
+        /* The profile holds a reference of its own until it reads the times. */
+        err = nb_cl.clRetainEvent(ev);
+        if (err != CL_SUCCESS) {
+            drain(ev);
+            return NB_FAIL(NB_ERR_BACKEND, "clRetainEvent: %s", nb_cl_err_name(err));
+        }
+        nb_status st = nb_cl_track(c, ev);
+        if (st != NB_OK) {
+            nb_cl.clReleaseEvent(ev); /* not tracked: drop both references */
+            drain(ev);
+            return st;
+        }
+    }
+    *ticket = ev;
+    return NB_OK;
+}
+
+nb_status nb_cl_write_wait(void *ctx, void *ticket)
+{
+    nb_cl_ctx *c = ctx;
+    cl_event ev = ticket;
+    /* Submit the kernels queued since, so the device works while we wait. */
+    cl_int ferr = nb_cl.clFlush(c->queue);
+    cl_int werr = nb_cl.clWaitForEvents(1, &ev);
+    nb_cl.clReleaseEvent(ev);
+    if (ferr != CL_SUCCESS) return NB_FAIL(NB_ERR_BACKEND, "clFlush: %s", nb_cl_err_name(ferr));
+    if (werr != CL_SUCCESS)
+        return NB_FAIL(NB_ERR_BACKEND, "clWaitForEvents (upload): %s", nb_cl_err_name(werr));
+    return NB_OK;
+}
+
 nb_status nb_cl_buf_read(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n)
 {
     nb_cl_ctx *c = ctx;
