@@ -48,6 +48,7 @@ static void assert_row(const char *workload, const char *device)
     if (!p) {
         print_error("no row for %s on %s in:\n%s\nstderr: %s\n", workload, device, out_text, err_text);
         fail();
+        return; /* fail() does not return; this tells the compiler so */
     }
     const char *end = strchr(p + 1, '\n');
     assert_non_null(end);
