@@ -16,6 +16,11 @@
  *   so at most 4 * (TK*TM + TK*TN) + 4 * TM for every kernel (the padding, 4 * TM,
  *   is within the 4 * (TK + TM + TN) bytes the host allows for).
  *
+ * Small GEMM  gemm_small_nn, _nt, _tn, _tt, the same arguments as GEMM, for
+ *   products too small to fill a tile (the host picks them below an M*N*K bound):
+ *   local = any, global >= M * N, 1-D: work-item id computes C(id / N, id % N).
+ *   No local memory.
+ *
  * GEMV  gemv_n, gemv_t (N, K, alpha, x, offx, B, offB, beta, y, offy), for M == 1
  *   gemv_n: y[j] = alpha * sum_k x[k] B[j*K+k] + beta * y[j]    B stored N x K
  *     local = GEMV_WG, global = N * GEMV_WG: one work-group per output j.
@@ -219,11 +224,15 @@
         }                                                                                    \
     }
 
-#define GEMM_KERNEL(name, TA, TB)                                                      \
+/* The signature every GEMM kernel, tiled or small, shares. */
+#define GEMM_SIGNATURE(name)                                                           \
     __kernel void name(const uint M, const uint N, const uint K, const float alpha,    \
                        __global const float *A, const ulong offA,                      \
                        __global const float *B, const ulong offB,                      \
-                       const float beta, __global float *C, const ulong offC)          \
+                       const float beta, __global float *C, const ulong offC)
+
+#define GEMM_KERNEL(name, TA, TB)                                                      \
+    GEMM_SIGNATURE(name)                                                               \
     {                                                                                  \
         GEMM_BODY(TA, TB)                                                              \
     }
@@ -232,6 +241,32 @@ GEMM_KERNEL(gemm_nn, 0, 0) /* dX = dY . W          (input gradient) */
 GEMM_KERNEL(gemm_nt, 0, 1) /* Y = X . W^T          (forward)        */
 GEMM_KERNEL(gemm_tn, 1, 0) /* dW = dY^T . X        (weight gradient) */
 GEMM_KERNEL(gemm_tt, 1, 1)
+
+/*
+ * Small GEMM: one work-item per output, its dot product in increasing k as
+ * in the tiled kernels. For the few-row products of a tiny network, where a
+ * tile's work-group would be almost all idle lanes and fixed cost.
+ */
+#define GEMM_SMALL_KERNEL(name, TA, TB)                                                \
+    GEMM_SIGNATURE(name)                                                               \
+    {                                                                                  \
+        const uint id = get_global_id(0);                                              \
+        if (id >= M * N)                                                               \
+            return;                                                                    \
+        const uint i = id / N, j = id - i * N; /* not %: Oclgrind lacks LLVM's freeze */ \
+        __global const float *a = A + offA, *b = B + offB;                             \
+        float acc = 0.0f;                                                              \
+        for (uint k = 0; k < K; ++k)                                                   \
+            acc += a[(TA) ? k * M + i : i * K + k] * b[(TB) ? j * K + k : k * N + j];  \
+        __global float *y = C + offC + id;                                             \
+        const float v = alpha * acc;                                                   \
+        *y = beta == 0.0f ? v : v + beta * *y;                                         \
+    }
+
+GEMM_SMALL_KERNEL(gemm_small_nn, 0, 0)
+GEMM_SMALL_KERNEL(gemm_small_nt, 0, 1)
+GEMM_SMALL_KERNEL(gemm_small_tn, 1, 0)
+GEMM_SMALL_KERNEL(gemm_small_tt, 1, 1)
 
 /*
  * gemv_n: one work-group per output j, so a GPU reads each row of B with

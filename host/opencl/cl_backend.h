@@ -25,13 +25,16 @@ typedef struct nb_cl_tunables {
     int wg;                                     /* 1-D kernels: work-group size (2^k)   */
     int gemm_tm, gemm_tn, gemm_tk, gemm_wm, gemm_wn, gemm_vw;
     int gemv_wg;                                /* GEMV work-group size (2^k)           */
+    double gemm_small;                          /* M·N·K up to which a GEMM runs one    *
+                                                 * work-item per output (0: never)      */
     size_t max_wg;                              /* limits the choice was made under     */
     size_t local_mem;
 } nb_cl_tunables;
 
 /* Every kernel nabla launches; the names are the kernels' names. */
 #define NB_CL_KERNELS(X)                                                                           \
-    X(gemm_nn) X(gemm_nt) X(gemm_tn) X(gemm_tt) X(gemv_n) X(gemv_t) X(gather_rows) X(fill)        \
+    X(gemm_nn) X(gemm_nt) X(gemm_tn) X(gemm_tt) X(gemv_n) X(gemv_t) X(gemm_small_nn)              \
+    X(gemm_small_nt) X(gemm_small_tn) X(gemm_small_tt) X(gather_rows) X(fill)                     \
     X(bias_act) X(bias_softmax) X(act_backward) X(loss_sum) X(reduce_sum) X(col_sum_part)         \
     X(col_sum_final) X(sum_sq_part) X(update)
 

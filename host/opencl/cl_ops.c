@@ -52,14 +52,10 @@ static nb_status gemv(nb_cl_ctx *c, bool tb, size_t N, size_t K, float alpha, nb
     return nb_cl_launch(c, k, 1, &g, &l, l * sizeof(float));
 }
 
-static nb_status cl_gemm(void *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
-                         nb_view A, nb_view B, float beta, nb_view C)
+/* The arguments every GEMM kernel, tiled or small, takes. */
+static nb_status gemm_args(nb_cl_ctx *c, nb_cl_kernel k, size_t M, size_t N, size_t K,
+                           float alpha, nb_view A, nb_view B, float beta, nb_view C)
 {
-    nb_cl_ctx *c = ctx;
-    /* One row of output: A is a vector either way (a (1, K) row or a (K, 1)
-     * column have the same layout), and a GEMM tile would be mostly idle. */
-    if (M == 1) return gemv(c, tb, N, K, alpha, A, B, beta, C);
-    nb_cl_kernel k = ta ? (tb ? K_gemm_tt : K_gemm_tn) : (tb ? K_gemm_nt : K_gemm_nn);
     CL_ARG(c, k, 0, (cl_uint)M);
     CL_ARG(c, k, 1, (cl_uint)N);
     CL_ARG(c, k, 2, (cl_uint)K);
@@ -68,6 +64,27 @@ static nb_status cl_gemm(void *ctx, bool ta, bool tb, size_t M, size_t N, size_t
     CL_VIEW(c, k, 6, B);
     CL_ARG(c, k, 8, beta);
     CL_VIEW(c, k, 9, C);
+    return NB_OK;
+}
+
+static nb_status cl_gemm(void *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                         nb_view A, nb_view B, float beta, nb_view C)
+{
+    nb_cl_ctx *c = ctx;
+    /* One row of output: A is a vector either way (a (1, K) row or a (K, 1)
+     * column have the same layout), and a GEMM tile would be mostly idle. */
+    if (M == 1) return gemv(c, tb, N, K, alpha, A, B, beta, C);
+    if ((double)M * (double)N * (double)K <= c->t.gemm_small) {
+        /* Too small to fill a tile: one work-item per output, 1-D. */
+        nb_cl_kernel k = ta ? (tb ? K_gemm_small_tt : K_gemm_small_tn)
+                            : (tb ? K_gemm_small_nt : K_gemm_small_nn);
+        NB_TRY(gemm_args(c, k, M, N, K, alpha, A, B, beta, C));
+        size_t g = M * N, l = 1;
+        while (l < g && l < (size_t)c->t.wg) l *= 2; /* no wider than the outputs */
+        return nb_cl_launch(c, k, 1, &g, &l, 0);
+    }
+    nb_cl_kernel k = ta ? (tb ? K_gemm_tt : K_gemm_tn) : (tb ? K_gemm_nt : K_gemm_nn);
+    NB_TRY(gemm_args(c, k, M, N, K, alpha, A, B, beta, C));
     const nb_cl_tunables *t = &c->t;
     size_t l[2] = {(size_t)(t->gemm_tn / t->gemm_wn), (size_t)(t->gemm_tm / t->gemm_wm)};
     size_t g[2] = {ceil_div(N, (size_t)t->gemm_tn) * l[0], ceil_div(M, (size_t)t->gemm_tm) * l[1]};

@@ -102,6 +102,19 @@ nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
     size_t gemv = cpu ? 16 : 64;
     t->gemv_wg = pow2_floor(one_d < gemv ? one_d : gemv);
     t->gemm_vw = dev->pref_vec_float >= 4 ? 4 : dev->pref_vec_float >= 2 ? 2 : 1;
+    /* Below this many multiply-adds a tiled GEMM is launch cost and idle
+     * lanes; one work-item per output does the work in a fraction of it.
+     * NABLA_CL_GEMM_SMALL=n moves the bound (0: always tile). */
+    t->gemm_small = 32768;
+    const char *small = getenv("NABLA_CL_GEMM_SMALL");
+    if (small && *small) {
+        char *end;
+        double v = strtod(small, &end);
+        if (*end || !(v >= 0 && v <= 1e18))
+            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM_SMALL='%s': want a number of "
+                                       "multiply-adds >= 0", small);
+        t->gemm_small = v;
+    }
 
     const char *forced = getenv("NABLA_CL_GEMM");
     if (forced && *forced) {

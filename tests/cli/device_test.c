@@ -136,6 +136,22 @@ static void test_kernel_build_failure(void **state)
     assert_non_null(strstr(err_text, "/nonexistent/kernels"));
 }
 
+/* A malformed tuning variable is bad input: named, with status 2 for an
+ * explicit device; auto says why and trains on the cpu. A good one trains. */
+static void test_bad_tuning_variable(void **state)
+{
+    (void)state;
+    need_opencl();
+    static const char *const bad[] = {"NABLA_CL_GEMM_SMALL=lots", NULL};
+    assert_int_equal(run_env(bad, "train", "--device", "opencl", "--epochs", "1", NULL), 2);
+    assert_non_null(strstr(err_text, "NABLA_CL_GEMM_SMALL='lots'"));
+    assert_int_equal(run_env(bad, "train", "--device", "auto", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(err_text, "using cpu"));
+    static const char *const never[] = {"NABLA_CL_GEMM_SMALL=0", NULL};
+    assert_int_equal(run_env(never, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(out_text, "stopped:"));
+}
+
 static void test_devices_and_profile(void **state)
 {
     (void)state;
@@ -181,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_no_loader),
         cmocka_unit_test(test_no_platform),
         cmocka_unit_test(test_kernel_build_failure),
+        cmocka_unit_test(test_bad_tuning_variable),
         cmocka_unit_test(test_devices_and_profile),
         cmocka_unit_test(test_binary_does_not_link_opencl),
     };
