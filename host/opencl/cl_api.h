@@ -69,6 +69,14 @@ const char *nb_cl_err_name(cl_int err);
  * and return NB_ERR_BACKEND from the enclosing function. The call text is
  * the source of the call, so the message names exactly what failed.
  */
+/* The same for a status already in err, from the call named: "<name>: <CODE>". */
+#define CL_CHECK(name, err)                                                                        \
+    do {                                                                                           \
+        cl_int cl_check_err_ = (err);                                                              \
+        if (cl_check_err_ != CL_SUCCESS)                                                           \
+            return NB_FAIL(NB_ERR_BACKEND, "%s: %s", (name), nb_cl_err_name(cl_check_err_));       \
+    } while (0)
+
 #define CL_TRY(call)                                                                               \
     do {                                                                                           \
         cl_int cl_try_err_ = (call);                                                               \

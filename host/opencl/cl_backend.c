@@ -82,7 +82,7 @@ nb_status nb_cl_scratch(nb_cl_ctx *c, size_t n)
     }
     cl_int err;
     c->scratch = nb_cl.clCreateBuffer(c->context, CL_MEM_READ_WRITE, want * sizeof(float), NULL, &err);
-    CL_TRY(err);
+    CL_CHECK("clCreateBuffer (scratch)", err);
     c->scratch_n = want;
     return NB_OK;
 }
@@ -99,7 +99,7 @@ nb_status nb_cl_buf_alloc(void *ctx, nb_buf *b)
                        (unsigned long long)c->dev.info.max_alloc);
     cl_int err;
     cl_mem m = nb_cl.clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    CL_TRY(err);
+    CL_CHECK("clCreateBuffer", err);
     b->handle = m;
     return NB_OK;
 }

@@ -83,13 +83,13 @@ static nb_status enumerate(nb_cl_device *devs, int cap, int *count)
     cl_int err = nb_cl.clGetPlatformIDs(MAX_PLATFORMS, plats, &np);
     if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
         return NB_FAIL(NB_ERR_UNSUPPORTED, "no OpenCL platform (the loader found no driver)");
-    CL_TRY(err);
+    CL_CHECK("clGetPlatformIDs", err);
     for (cl_uint p = 0; p < np && p < MAX_PLATFORMS; p++) {
         cl_device_id ids[MAX_DEVICES];
         cl_uint nd = 0;
         err = nb_cl.clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, ids, &nd);
         if (err == CL_DEVICE_NOT_FOUND) continue;
-        CL_TRY(err);
+        CL_CHECK("clGetDeviceIDs", err);
         for (cl_uint d = 0; d < nd && d < MAX_DEVICES; d++) {
             if (*count < cap) NB_TRY(describe(plats[p], ids[d], (int)p, (int)d, &devs[*count]));
             (*count)++;

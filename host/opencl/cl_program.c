@@ -214,7 +214,7 @@ static nb_status build_from_source(nb_cl_ctx *c, const sources *s, const char *o
     cl_int err;
     cl_program p = nb_cl.clCreateProgramWithSource(c->context, (cl_uint)s->n,
                                                    (const char **)s->text, NULL, &err);
-    CL_TRY(err);
+    CL_CHECK("clCreateProgramWithSource", err);
     err = nb_cl.clBuildProgram(p, 1, &c->dev.id, options, NULL, NULL);
     if (err != CL_SUCCESS) {
         nb_status st = build_error(c, p, err, options);
