@@ -163,6 +163,9 @@ typedef struct nb_csv_options {
     int classes;     /* classification: number of classes; 0 infers max label + 1.
                         A label >= classes is an error at its file:line:column.    */
     size_t max_line; /* longest accepted line in bytes; 0: 1 MiB                  */
+    int features_only; /* nonzero: every column is an input and the dataset has no
+                          targets (0 outputs), for prediction; label_col, regression,
+                          targets and classes must keep their defaults          */
 } nb_csv_options;
 
 void nb_csv_options_default(nb_csv_options *opt);

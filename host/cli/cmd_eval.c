@@ -23,6 +23,7 @@ typedef struct eval_args {
     const char *cmd, *model, *data, *out, *device;
     nb_csv_options csv;
     int json;
+    int features_first; /* predict: try rows of features alone first */
 } eval_args;
 
 static const char eval_help[] =
@@ -47,8 +48,11 @@ static const char predict_help[] =
     "\n"
     "Write the model's outputs for every row of the data, one CSV row each\n"
     "(columns y0, y1, ...), plus the predicted class (the argmax) for\n"
-    "classifiers. The data has the training layout; its label column is read\n"
-    "and ignored.\n"
+    "classifiers. When the rows have as many columns as the model has inputs,\n"
+    "every column is a feature; otherwise the data has the training layout\n"
+    "and its label or target columns are read and ignored. Features alone get\n"
+    "the class column when the model has more than one output, unless\n"
+    "--regression or --targets says it is a regression model.\n"
     "\n"
     "  --model FILE        the model or training checkpoint (required)\n"
     "  --data FILE.csv     the rows to predict (default: bundled digits)\n"
@@ -116,6 +120,25 @@ static int open_all(eval_args *a, nb_backend **be, nb_model **m, nb_dataset **d)
     }
     int L = nb_model_layers(*m), classify = nb_model_loss(*m) == NB_LOSS_XENT;
     int out = nb_model_width(*m, L);
+    if (a->features_first && a->csv.label_col == -1) {
+        /* Rows of features alone, as new data comes; anything else is
+         * loaded again below in the training layout, which reports it. */
+        nb_csv_options fo;
+        nb_csv_options_default(&fo);
+        fo.header = a->csv.header;
+        fo.max_line = a->csv.max_line;
+        fo.features_only = 1;
+        st = a->data ? nb_dataset_load_csv(a->data, &fo, d) : NB_ERR_ARG;
+        int cols = st == NB_OK ? nb_dataset_inputs(*d) : 0, in = nb_model_width(*m, 0);
+        int train_cols = in + (a->csv.targets > 0 ? a->csv.targets : 1);
+        if (cols == in) return 0;
+        nb_dataset_free(*d);
+        *d = NULL;
+        if (cols && cols != train_cols)
+            return nb_cli_usage_error(a->cmd, "%s: rows of %d columns; the model takes %d inputs, "
+                                              "so rows need %d (features) or %d (training layout)",
+                                      a->data, cols, in, in, train_cols);
+    }
     if (!a->csv.regression && a->csv.targets == 0) a->csv.classes = out;
     st = a->data ? nb_dataset_load_csv(a->data, &a->csv, d)
                  : nb_dataset_load_csv_mem("digits.csv (bundled)", nb_embedded_digits_csv,
@@ -223,7 +246,11 @@ static int write_predictions(const eval_args *a, nb_model *m, const nb_dataset *
     enum { CHUNK = 1024 };
     size_t rows = nb_dataset_rows(d), in = (size_t)nb_dataset_inputs(d);
     size_t k = (size_t)nb_model_width(m, nb_model_layers(m));
-    int classify = nb_dataset_classes(d) > 0;
+    /* Features alone say nothing of the task: more than one output is
+     * taken for classes unless the flags said regression. */
+    int classify = nb_dataset_outputs(d) == 0
+                       ? k > 1 && !a->csv.regression && a->csv.targets == 0
+                       : nb_dataset_classes(d) > 0;
     FILE *f = strcmp(a->out, "-") == 0 ? stdout : fopen(a->out, "w");
     if (!f) return nb_cli_usage_error("predict", "--out: cannot open '%s' for writing", a->out);
     float *y = malloc(CHUNK * k * sizeof *y);
@@ -259,7 +286,7 @@ static int write_predictions(const eval_args *a, nb_model *m, const nb_dataset *
 
 int nb_cmd_predict(int argc, char **argv)
 {
-    eval_args a = {.cmd = "predict"};
+    eval_args a = {.cmd = "predict", .features_first = 1};
     nb_csv_options_default(&a.csv);
     a.device = getenv("NABLA_DEVICE");
     if (a.device && !*a.device) a.device = NULL;

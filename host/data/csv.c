@@ -285,7 +285,10 @@ static nb_status next_field(const csv_ctx *c, const char *s, size_t n, size_t a,
 
 /* ----------------------------------------------------------- one line */
 
-static int classifying(const csv_ctx *c) { return !c->o.regression && c->o.targets == 0; }
+static int classifying(const csv_ctx *c)
+{
+    return !c->o.regression && c->o.targets == 0 && !c->o.features_only;
+}
 
 /* The first row fixes the field count and which columns are targets. */
 static nb_status setup_columns(csv_ctx *c, size_t nf, size_t lineno)
@@ -294,6 +297,11 @@ static nb_status setup_columns(csv_ctx *c, size_t nf, size_t lineno)
     c->first_line = lineno;
     if (nf > INT32_MAX)
         return NB_FAIL(NB_ERR_DATA, AT_FMT "%zu fields are too many", AT(c, lineno, 1), nf);
+    if (c->o.features_only) { /* no target columns at all */
+        c->ntgt = 0;
+        c->tcol0 = nf;
+        return NB_OK;
+    }
     if (c->o.targets > 0) {
         if ((size_t)c->o.targets >= nf)
             return NB_FAIL(NB_ERR_ARG,
@@ -495,6 +503,8 @@ static nb_status resolve_options(csv_ctx *c, const nb_csv_options *opt)
         bad = "targets > 0 needs label_col = -1 (the targets are the last columns)";
     else if ((o.regression || o.targets > 0) && o.classes != 0)
         bad = "classes is set for a regression load";
+    else if (o.features_only && (o.label_col != -1 || o.regression || o.targets || o.classes))
+        bad = "features_only takes no label_col, regression, targets or classes";
     else if (o.max_line > SIZE_MAX - 2)
         bad = "max_line is too large";
     if (bad)

@@ -15,7 +15,8 @@ nb_status nb_dataset_alloc(size_t rows, int inputs, int outputs, int classes, nb
 {
     size_t nx, ny;
     *out = NULL;
-    if (rows == 0 || inputs <= 0 || outputs <= 0)
+    /* outputs 0 (with no classes): inputs only, for prediction */
+    if (rows == 0 || inputs <= 0 || outputs < 0 || (outputs == 0 && classes != 0))
         return NB_FAIL(NB_ERR_ARG, "nb_dataset_alloc: empty shape (rows %zu, inputs %d, outputs %d)",
                        rows, inputs, outputs);
     if (!nb_mul_ok(rows, (size_t)inputs, &nx) || !nb_mul_ok(nx, sizeof(float), &nx) ||
@@ -31,9 +32,9 @@ nb_status nb_dataset_alloc(size_t rows, int inputs, int outputs, int classes, nb
     d->x = malloc(nx);
     if (classes > 0)
         d->labels = malloc(rows * sizeof(int32_t));
-    else
+    else if (outputs > 0)
         d->y = malloc(ny);
-    if (!d->x || (classes > 0 ? !d->labels : !d->y)) {
+    if (!d->x || (classes > 0 ? !d->labels : outputs > 0 && !d->y)) {
         nb_dataset_free(d);
         return NB_NOMEM("nb_dataset_alloc", nx + ny);
     }

@@ -21,7 +21,8 @@ struct nb_dataset {
 };
 
 /* An empty dataset with arrays allocated (uninitialised) for the given shape.
- * classes > 0 makes it a classification set (outputs = classes). */
+ * classes > 0 makes it a classification set (outputs = classes); outputs 0
+ * (and no classes) makes one of inputs only, as a prediction reads. */
 nb_status nb_dataset_alloc(size_t rows, int inputs, int outputs, int classes, nb_dataset **out);
 
 /* Fill target rows [row0, row0 + rows) as floats (rows, outputs): the

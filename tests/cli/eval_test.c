@@ -68,6 +68,27 @@ static void test_predict(void **state)
     assert_string_equal(text, "y0,y1,label\n1,0,0\n0,1,1\n2,1,0\n0,3,1\n5,4,0\n");
 }
 
+/* New data comes without labels: rows of the model's two inputs alone give
+ * the same predictions (with a header too); --regression drops the class
+ * column; four columns fit neither layout and are refused by name. */
+static void test_predict_features_only(void **state)
+{
+    (void)state;
+    char out[400], text[4096];
+    snprintf(out, sizeof out, "%s/preds2.csv", tmpdir);
+    const char *feats = write_file("feats.csv", "a,b\n1,0\n0,1\n2,1\n0,3\n5,4\n");
+    assert_int_equal(run("predict", "--model", model, "--data", feats, "--out", out, NULL), 0);
+    slurp(out, text, sizeof text);
+    assert_string_equal(text, "y0,y1,label\n1,0,0\n0,1,1\n2,1,0\n0,3,1\n5,4,0\n");
+    assert_int_equal(run("predict", "--model", model, "--data", feats, "--regression", "--out", "-",
+                         NULL), 0);
+    assert_string_equal(out_text, "y0,y1\n1,0\n0,1\n2,1\n0,3\n5,4\n");
+    const char *wide = write_file("wide4.csv", "1,2,3,4\n");
+    assert_int_equal(run("predict", "--model", model, "--data", wide, "--out", out, NULL), 2);
+    assert_non_null(strstr(err_text, "rows of 4 columns; the model takes 2 inputs, so rows need 2 "
+                                     "(features) or 3 (training layout)"));
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -91,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_eval_table),
         cmocka_unit_test(test_eval_json),
         cmocka_unit_test(test_predict),
+        cmocka_unit_test(test_predict_features_only),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, cli_teardown);

@@ -208,6 +208,35 @@ static void test_targets(void **state)
     nb_dataset_free(d);
 }
 
+/* Features alone, as prediction reads new data: every column is an input
+ * (one column is enough), there are no targets, and no target option may
+ * come with it. */
+static void test_features_only(void **state)
+{
+    (void)state;
+    nb_csv_options o;
+    nb_csv_options_default(&o);
+    o.features_only = 1;
+    nb_dataset *d = LOAD_OK("x,y,z\n1,2,3\n4,5,6.5\n", &o);
+    assert_int_equal(nb_dataset_rows(d), 2);
+    assert_int_equal(nb_dataset_inputs(d), 3);
+    assert_int_equal(nb_dataset_outputs(d), 0);
+    assert_int_equal(nb_dataset_classes(d), 0);
+    assert_null(nb_dataset_labels(d));
+    assert_null(nb_dataset_y(d));
+    assert_close_f(nb_dataset_x(d), FLOATS(1, 2, 3, 4, 5, 6.5f), 6, 0.0, 0.0);
+    nb_dataset_free(d);
+    d = LOAD_OK("7\n8\n", &o);
+    assert_int_equal(nb_dataset_inputs(d), 1);
+    nb_dataset_free(d);
+    LOAD_FAIL("1,2\n3\n", &o, NB_ERR_DATA, "t.csv:2:2: expected 2 fields, got 1");
+    o.targets = 1;
+    LOAD_FAIL("1,2\n", &o, NB_ERR_ARG, "features_only takes no label_col, regression, targets");
+    o.targets = 0;
+    o.label_col = 0;
+    LOAD_FAIL("1,2\n", &o, NB_ERR_ARG, "features_only takes no label_col");
+}
+
 static void test_option_errors(void **state)
 {
     (void)state;
@@ -718,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_label_col_middle),
         cmocka_unit_test(test_regression),
         cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_features_only),
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_bom),
