@@ -152,10 +152,24 @@ nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype)
     b->handle = NULL;
     b->n = n;
     b->dtype = dtype;
+    b->borrowed = false;
     if (n == 0) return NB_FAIL(NB_ERR_ARG, "nb_be_alloc: zero-sized buffer");
     if (!nb_mul_ok(n, 4, &bytes))
         return NB_FAIL(NB_ERR_ARG, "nb_be_alloc: %zu elements overflow", n);
     return be->ops->buf_alloc(be->ctx, b);
+}
+
+nb_status nb_be_borrow(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype, const void *host)
+{
+    b->handle = NULL;
+    b->n = n;
+    b->dtype = dtype;
+    b->borrowed = true;
+    if (n == 0 || !host) return NB_FAIL(NB_ERR_ARG, "nb_be_borrow: empty or NULL memory");
+    if (!be->ops->buf_borrow)
+        return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_be_borrow: %s buffers are not host memory",
+                       be->ops->name);
+    return be->ops->buf_borrow(be->ctx, b, host);
 }
 
 void nb_be_free(nb_backend *be, nb_buf *b)

@@ -31,6 +31,7 @@ typedef struct nb_buf {
     void *handle;   /* backend's own: float* on cpu, cl_mem on OpenCL */
     size_t n;       /* elements                                       */
     nb_dtype dtype; /* what the elements are                          */
+    bool borrowed;  /* the memory is the caller's (nb_be_borrow)      */
 } nb_buf;
 
 /* A tensor inside a buffer: elements [off, off + extent). */
@@ -67,6 +68,10 @@ typedef struct nb_backend_ops {
     /* Buffers. alloc fills b->handle for b->n elements (contents undefined). */
     nb_status (*buf_alloc)(void *ctx, nb_buf *b);
     void (*buf_free)(void *ctx, nb_buf *b);
+    /* Make b (b->n elements) read the caller's host memory in place, with
+     * no copy; ops only read it. Optional: for backends whose buffers are
+     * host memory. buf_free then releases nothing of the caller's. */
+    nb_status (*buf_borrow)(void *ctx, nb_buf *b, const void *host);
     nb_status (*buf_write)(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n);
     nb_status (*buf_read)(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n);
     /* buf_write that may return before the copy is done, for double
@@ -140,6 +145,10 @@ nb_status nb_cl_backend_create(const char *spec, nb_backend **out);
 /* ---- checked dispatch: the only callers of the ops table ---- */
 nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);
 void nb_be_free(nb_backend *be, nb_buf *b); /* tolerates a never-allocated b */
+/* b becomes n elements of host, read in place, which must outlive b and
+ * not change while b is used; ops must only read b. NB_ERR_UNSUPPORTED
+ * when the backend cannot (then allocate and upload instead). */
+nb_status nb_be_borrow(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype, const void *host);
 nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n);
 nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n);
 /* An upload that may still be running when it returns: *ticket (NULL

@@ -41,7 +41,11 @@ static nb_status upload(const nb_model *m, const nb_dataset *d, nb_devdata *dd)
     nb_backend *be = m->be;
     size_t in = (size_t)d->inputs, out = (size_t)d->outputs;
     size_t chunk = d->rows < UPLOAD_CHUNK ? d->rows : UPLOAD_CHUNK;
-    NB_TRY(nb_be_alloc(be, &dd->x, d->rows * in, NB_F32));
+    /* Inputs the model takes as they are, on a backend whose buffers are
+     * host memory, are read where they lie: no second copy of the data. */
+    bool borrowed = !m->mean && be->ops->buf_borrow &&
+                    nb_be_borrow(be, &dd->x, d->rows * in, NB_F32, d->x) == NB_OK;
+    if (!borrowed) NB_TRY(nb_be_alloc(be, &dd->x, d->rows * in, NB_F32));
     NB_TRY(nb_be_alloc(be, &dd->t, d->rows * out, NB_F32));
     float *tmp = malloc(chunk * (in > out ? in : out) * sizeof(float));
     if (!tmp) return NB_NOMEM("nb_devdata_open", chunk * (in > out ? in : out) * sizeof(float));
@@ -53,7 +57,7 @@ static nb_status upload(const nb_model *m, const nb_dataset *d, nb_devdata *dd)
             standardize(x, rows, in, m->mean, m->std, tmp);
             x = tmp;
         }
-        st = nb_be_write(be, &dd->x, r * in, x, rows * in);
+        if (!borrowed) st = nb_be_write(be, &dd->x, r * in, x, rows * in);
         if (st != NB_OK) break;
         nb_dataset_targets(d, r, rows, tmp);
         st = nb_be_write(be, &dd->t, r * out, tmp, rows * out);

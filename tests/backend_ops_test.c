@@ -564,6 +564,39 @@ static void test_write_async(void **state)
     free(x), free(y), free(want_x), free(want_y), free(got);
 }
 
+/* Borrowed host memory: where the backend can (the cpu), ops read it in
+ * place and freeing the buffer leaves the caller's memory alone (a free of
+ * it would be a double free under the sanitizers); elsewhere the call says
+ * it cannot, and the caller uploads instead. */
+static void test_borrow(void **state)
+{
+    NEED_BACKEND(state);
+    const size_t n = 33;
+    float *x = randv(n, -1, 1), got[33];
+    nb_buf b;
+    nb_status st = nb_be_borrow(be, &b, n, NB_F32, x);
+    if (st == NB_ERR_UNSUPPORTED) {
+        assert_non_null(strstr(nb_last_error(), "not host memory"));
+        assert_null(b.handle);
+        free(x);
+        return;
+    }
+    assert_int_equal(st, NB_OK);
+    gbuf gy = gnew(n, NB_F32);
+    assert_int_equal(nb_be_copy(be, n, nb_view_at(&b, 0), gv(&gy)), NB_OK);
+    gget(&gy, got);
+    assert_memory_equal(got, x, n * sizeof *x);
+    x[5] = 42.0f; /* read in place: a change shows */
+    assert_int_equal(nb_be_copy(be, n, nb_view_at(&b, 0), gv(&gy)), NB_OK);
+    gget(&gy, got);
+    assert_true(got[5] == 42.0f);
+    nb_be_free(be, &b);
+    assert_null(b.handle);
+    gfree(&gy);
+    free(x);
+    assert_int_equal(nb_be_borrow(be, &b, n, NB_F32, NULL), NB_ERR_ARG);
+}
+
 /* ------------------------------------------------- dispatch validation */
 
 static void test_dispatch_rejects_bad_views(void **state)
@@ -600,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_update_flags_nonfinite),
         cmocka_unit_test(test_fill_copy),
         cmocka_unit_test(test_write_async),
+        cmocka_unit_test(test_borrow),
         cmocka_unit_test(test_dispatch_rejects_bad_views),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

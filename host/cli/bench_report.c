@@ -142,8 +142,9 @@ void nb_bench_print_notes(FILE *f, const nb_bench_result *r, int n, const nb_ben
     }
     if (any) fputc('\n', f);
     fprintf(f,
-            "bytes/step: written + read per update; (steady) leaves out the one-time dataset "
-            "upload.\n"
+            "bytes/step: written + read per update; (steady) per update after the first, which "
+            "also uploads the data\n  (inputs only where the backend cannot read them in place) "
+            "and the first epoch's row order.\n"
             "build: program build with an empty nabla cache, then from it (the OpenCL runtime's "
             "own cache may still help).\n"
             "RSS: peak resident memory %s.\n"

@@ -425,11 +425,17 @@ static nb_status time_reps(nb_backend *be, nb_model *m, const nb_bench_spec *s,
     r->t_transfers = prof.transfers / k;
     r->t_host = wall / k - r->t_kernels - r->t_transfers;
     r->bytes_per_step = prof.bytes / k;
-    /* Every call uploads the whole dataset (inputs and one-hot targets,
-     * float32) before its first step; the rest is what a step moves. */
-    double upload = 4.0 * (double)s->n * (double)(s->widths[0] + s->widths[s->n_widths - 1]);
-    double steady = prof.bytes - upload;
-    r->bytes_per_step_steady = steady > 0 ? steady / k : 0.0;
+    /* Every call uploads the dataset before its first step (the inputs
+     * only where the backend cannot read them in place); a one-step run
+     * moves that and one step, so the difference is what steps move. */
+    r->bytes_per_step_steady = 0.0;
+    if (steps > 1) {
+        rep_profile one = {0, 0, 0};
+        double wall1;
+        NB_TRY(timed_run(be, m, s, d, 1, c->seed, &wall1, &one, NULL));
+        double steady = prof.bytes - one.bytes;
+        r->bytes_per_step_steady = steady > 0 ? steady / (k - 1.0) : 0.0;
+    }
     return NB_OK;
 }
 

@@ -52,8 +52,15 @@ static nb_status cpu_buf_alloc(void *ctx, nb_buf *b)
 static void cpu_buf_free(void *ctx, nb_buf *b)
 {
     (void)ctx;
-    free(b->handle);
+    if (!b->borrowed) free(b->handle);
     b->handle = NULL;
+}
+
+static nb_status cpu_buf_borrow(void *ctx, nb_buf *b, const void *host)
+{
+    (void)ctx;
+    b->handle = (void *)host; /* ops only read a borrowed buffer */
+    return NB_OK;
 }
 
 static nb_status cpu_buf_write(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n)
@@ -235,6 +242,7 @@ static const nb_backend_ops cpu_ops = {
     .destroy = cpu_destroy,
     .buf_alloc = cpu_buf_alloc,
     .buf_free = cpu_buf_free,
+    .buf_borrow = cpu_buf_borrow,
     .buf_write = cpu_buf_write,
     .buf_read = cpu_buf_read,
     .copy = cpu_copy,
