@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Large enough for an OpenCL build log, which is part of the message. */
-static _Thread_local char last_error[32768];
+/* Large enough for an OpenCL build log, which is part of the message.
+ * A new message is formatted in scratch first: an argument may be the
+ * previous message (wrapping it with context), and vsnprintf must not
+ * read the buffer it writes. */
+static _Thread_local char last_error[32768], scratch[sizeof last_error];
 
 const char *nb_status_str(nb_status s)
 {
@@ -39,9 +42,10 @@ nb_status nb_error_set(nb_status s, const char *file, int line, const char *fmt,
     size_t room = sizeof last_error - strlen(where);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(last_error, room, fmt, ap);
+    int n = vsnprintf(scratch, room, fmt, ap);
     va_end(ap);
     size_t len = n < 0 ? 0 : ((size_t)n < room ? (size_t)n : room - 1);
+    memcpy(last_error, scratch, len);
     memcpy(last_error + len, where, strlen(where) + 1);
     return s;
 }

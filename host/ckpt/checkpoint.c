@@ -188,6 +188,23 @@ static nb_status want(const nb_st_file *f, const char *path, const char *name, i
     return NB_OK;
 }
 
+/* The weight and bias tensors of every layer have the architecture's
+ * shapes. Run before the model is created, so an architecture in the
+ * header never allocates more than the file's own tensors hold. */
+static nb_status check_layers(const nb_st_file *f, const char *path, int n_layers,
+                              const int *widths)
+{
+    for (int l = 0; l < n_layers; l++) {
+        char name[32];
+        const float *d = NULL;
+        snprintf(name, sizeof name, "layers.%d.weight", l);
+        NB_TRY(want(f, path, name, 2, widths[l + 1], widths[l], &d));
+        snprintf(name, sizeof name, "layers.%d.bias", l);
+        NB_TRY(want(f, path, name, 1, widths[l + 1], 0, &d));
+    }
+    return NB_OK;
+}
+
 /* Check every tensor of f against m's layout and copy them into m. */
 static nb_status fill_model(nb_model *m, const nb_st_file *f, const char *path, bool train)
 {
@@ -213,7 +230,9 @@ static nb_status fill_model(nb_model *m, const nb_st_file *f, const char *path, 
     if (st == NB_OK && nb_st_find(f, "input.mean")) {
         st = want(f, path, "input.mean", 1, (int64_t)in, 0, &mean);
         if (st == NB_OK) st = want(f, path, "input.std", 1, (int64_t)in, 0, &sd);
-        if (st == NB_OK) st = nb_model_set_standardization(m, mean, sd);
+        if (st == NB_OK && nb_model_set_standardization(m, mean, sd) != NB_OK)
+            st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: input.mean/input.std: %s", path,
+                         nb_last_error());
         expected += 2;
     }
     if (train) expected += nb_st_find(f, "optimizer.m") ? 1 : 0;
@@ -237,6 +256,7 @@ static nb_status open_model(nb_backend *be, const char *path, nb_st_file **f, nb
         st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: not a nabla model (nabla.kind)", path);
     if (st == NB_OK)
         st = parse_arch(path, nb_st_meta_get(*f, "nabla.arch"), &n_layers, widths, acts, &loss);
+    if (st == NB_OK) st = check_layers(*f, path, n_layers, widths);
     if (st == NB_OK) {
         st = nb_model_create(be, n_layers, widths, acts, loss, 0, out);
         if (st != NB_OK) /* a file that passed the container but not the model rules */

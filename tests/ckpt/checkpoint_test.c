@@ -244,16 +244,35 @@ static void test_invalid_models_refused(void **state)
         {"{\"acts\":[\"tanh\",\"identity\"],\"loss\":\"mse\",\"widths\":[2,3,2]}", 1, "missing"},
         {"{\"acts\":[\"tanh\",\"softmax\"],\"loss\":\"mse\",\"widths\":[2,3,2]}", 0, "architecture"},
         {"not json", 0, "nabla.arch"},
+        /* the model's own reason, whole, inside the loader's context */
+        {"{\"acts\":[\"softmax\",\"identity\"],\"loss\":\"mse\",\"widths\":[2,3,2]}", 0,
+         "invalid architecture: nb_model_create: softmax is only allowed on the output layer"},
+        /* a header that claims far more than the file holds: refused by
+         * the tensor shapes before a model of that size is allocated */
+        {"{\"acts\":[\"tanh\",\"identity\"],\"loss\":\"mse\",\"widths\":[2,16777216,2]}", 0,
+         "layers.0.weight has the wrong shape"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_raw(p, bad[i].arch, bad[i].omit, 0.5f);
         assert_int_equal(nb_model_load(be, p, &m), NB_ERR_DATA);
         assert_null(m);
-        if (!strstr(nb_last_error(), bad[i].why)) {
-            print_error("case %zu: expected '%s' in: %s\n", i, bad[i].why, nb_last_error());
+        const char *msg = nb_last_error(), *first = strstr(msg, p);
+        if (!strstr(msg, bad[i].why) || !first || strstr(first + 1, p)) {
+            print_error("case %zu: expected '%s' and the path once in: %s\n", i, bad[i].why, msg);
             fail();
         }
     }
+    /* Standardisation that would divide by zero. */
+    float wa[6] = {0}, ba[3] = {0}, wb[6] = {0}, bb[2] = {0}, mean[2] = {0, 0}, sd[2] = {1, 0};
+    nb_st_tensor t[6] = {{"layers.0.weight", 2, {3, 2}, wa}, {"layers.0.bias", 1, {3}, ba},
+                         {"layers.1.weight", 2, {2, 3}, wb}, {"layers.1.bias", 1, {2}, bb},
+                         {"input.mean", 1, {2}, mean},      {"input.std", 1, {2}, sd}};
+    const char *keys[] = {"nabla.kind", "nabla.arch"}, *vals[] = {"model", good};
+    assert_int_equal(nb_st_write(p, t, 6, keys, vals, 2), NB_OK);
+    assert_int_equal(nb_model_load(be, p, &m), NB_ERR_DATA);
+    assert_null(m);
+    assert_non_null(strstr(nb_last_error(), "input.mean/input.std"));
+    assert_non_null(strstr(nb_last_error(), p));
     assert_int_equal(nb_model_load(be, path_of("missing.safetensors"), &m), NB_ERR_IO);
 }
 
