@@ -1,0 +1,78 @@
+/*
+ * fuzz_model.c — nb_model_load on any bytes: the container reader, then
+ * the model layer on top of it (host/ckpt/checkpoint.c), which reads the
+ * architecture from the metadata and checks the tensors against it.
+ *
+ * nb_model_load takes a path and there is no in-memory way in, so each
+ * input is written to an in-memory file first (fz_file). As in
+ * fuzz_checkpoint.c the library ignores checksum mismatches in this
+ * build, so mutated metadata reaches the model layer.
+ *
+ * Oracles, besides the sanitizers and the leak check:
+ *   - the status is NB_OK or NB_ERR_DATA ("the file is never trusted":
+ *     a file that is not a model is malformed, not out of memory), and
+ *     where a failure's message wraps the reason nb_model_create gave
+ *     ("invalid architecture: <reason>"), the reason is intact, not the
+ *     wrapper's own text again (as when a message is formatted into the
+ *     buffer it reads from);
+ *   - a loaded model is a sane MLP and predicts on one row;
+ *   - memory: the container's 2 × size + 16 MiB, plus the model. A model
+ *     that loads holds each parameter as 4 bytes of the file, and loading
+ *     keeps at most three more copies of the parameters at once (the
+ *     backend's parameter and gradient buffers, and either the initial
+ *     values or those read back), so 6 × size + 16 MiB leaves a copy to
+ *     spare. The same bound holds for a file that fails: parameters that
+ *     its tensors cannot fill need never be allocated.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+
+static nb_backend *be;
+
+static void check_model(nb_model *m)
+{
+    int layers = nb_model_layers(m);
+    if (layers < 1 || layers > 64) fz_fail("model: %d layers loaded", layers);
+    size_t params = 0;
+    for (int l = 0; l < layers; l++) {
+        int in = nb_model_width(m, l), out = nb_model_width(m, l + 1);
+        if (in < 1 || out < 1) fz_fail("model: layer %d is %d -> %d", l, in, out);
+        params += (size_t)out * ((size_t)in + 1);
+    }
+    if (params != nb_model_param_count(m))
+        fz_fail("model: %zu parameters for widths that need %zu", nb_model_param_count(m), params);
+    size_t in = (size_t)nb_model_width(m, 0), out = (size_t)nb_model_width(m, layers);
+    float *x = calloc(in, sizeof *x), *y = malloc(out * sizeof *y);
+    if (!x || !y) fz_fail("model: out of memory for one row");
+    nb_status st = nb_model_predict(m, 1, x, y);
+    if (st != NB_OK) fz_fail("model: predict failed on a loaded model: %s", nb_last_error());
+    free(x);
+    free(y);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!be && nb_backend_create("cpu", &be) != NB_OK)
+        fz_fail("cannot create the cpu backend: %s", nb_last_error());
+    const char *path = fz_file(0, data, size);
+    nb_model *m = FZ_NOT_NULL;
+    fz_mem_begin("nb_model_load", 6 * size + 16 * FZ_MIB);
+    nb_status st = nb_model_load(be, path, &m);
+    fz_mem_end();
+    fz_status("nb_model_load", st, FZ_ALLOW(NB_OK) | FZ_ALLOW(NB_ERR_DATA));
+    if (st != NB_OK) {
+        char wrap[256];
+        const char *msg = nb_last_error();
+        int k = snprintf(wrap, sizeof wrap, "nb_model_load: %s: invalid architecture: ", path);
+        if (m) fz_fail("model: *out is not NULL after a failure");
+        if (!strncmp(msg, wrap, (size_t)k) && strstr(msg + k, "nb_model_load: "))
+            fz_fail("model: the reason is garbled in: %s", msg);
+        return 0;
+    }
+    check_model(m);
+    nb_model_free(m);
+    return 0;
+}
