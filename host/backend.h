@@ -69,8 +69,9 @@ typedef struct nb_backend_ops {
     nb_status (*buf_alloc)(void *ctx, nb_buf *b);
     void (*buf_free)(void *ctx, nb_buf *b);
     /* Make b (b->n elements) read the caller's host memory in place, with
-     * no copy; ops only read it. Optional: for backends whose buffers are
-     * host memory. buf_free then releases nothing of the caller's. */
+     * no copy; ops only read it. Optional: for backends, or devices, that
+     * compute in host memory (the cpu; OpenCL CPU devices through
+     * CL_MEM_USE_HOST_PTR). buf_free then releases nothing of the caller's. */
     nb_status (*buf_borrow)(void *ctx, nb_buf *b, const void *host);
     nb_status (*buf_write)(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n);
     nb_status (*buf_read)(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n);

@@ -5,8 +5,9 @@
  * float targets (one-hot rows for labels) are uploaded once and stay on
  * the backend; a mini-batch is gathered there through an index buffer, so
  * a step moves nothing across the bus but the epoch's indices. Inputs that
- * need no standardising are borrowed in place by a backend whose buffers
- * are host memory (the cpu backend), so the data is not held twice.
+ * need no standardising are borrowed in place by a backend that computes
+ * in host memory (the cpu backend, OpenCL CPU devices), so the data is not
+ * held twice.
  * Streamed: when the data does not fit the backend's budget, it stays on
  * the host and each chunk of rows is copied up when a pass needs it, double
  * buffered: the host gathers chunk k+1 into one slot while the backend

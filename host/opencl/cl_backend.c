@@ -104,6 +104,25 @@ nb_status nb_cl_buf_alloc(void *ctx, nb_buf *b)
     return NB_OK;
 }
 
+nb_status nb_cl_buf_borrow(void *ctx, nb_buf *b, const void *host)
+{
+    nb_cl_ctx *c = ctx;
+    /* Only a device that computes in host memory reads it in place; a GPU
+     * would copy it over the bus at every use. */
+    if (strcmp(c->dev.info.type, "CPU") != 0)
+        return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_be_borrow: %s is not a CPU device", c->dev.info.name);
+    size_t bytes = b->n * 4;
+    if (bytes > c->dev.info.max_alloc)
+        return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_be_borrow: %zu bytes exceed the device's largest "
+                                           "buffer", bytes);
+    cl_int err;
+    cl_mem m = nb_cl.clCreateBuffer(c->context, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, bytes,
+                                    (void *)host, &err);
+    CL_CHECK("clCreateBuffer (host memory)", err);
+    b->handle = m;
+    return NB_OK;
+}
+
 void nb_cl_buf_free(void *ctx, nb_buf *b)
 {
     (void)ctx;

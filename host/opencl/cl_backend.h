@@ -106,6 +106,7 @@ void nb_cl_buf_free(void *ctx, nb_buf *b);
 nb_status nb_cl_buf_write(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n);
 nb_status nb_cl_buf_read(void *ctx, const nb_buf *src, size_t off, void *dst, size_t n);
 nb_status nb_cl_copy(void *ctx, size_t n, nb_view src, nb_view dst);
+nb_status nb_cl_buf_borrow(void *ctx, nb_buf *b, const void *host);
 nb_status nb_cl_buf_write_async(void *ctx, nb_buf *dst, size_t off, const void *src, size_t n,
                                 void **ticket);
 nb_status nb_cl_write_wait(void *ctx, void *ticket);

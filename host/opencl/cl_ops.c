@@ -246,6 +246,7 @@ const nb_backend_ops nb_cl_ops_table = {
     .buf_alloc = nb_cl_buf_alloc,
     .buf_free = nb_cl_buf_free,
     .buf_write = nb_cl_buf_write,
+    .buf_borrow = nb_cl_buf_borrow,
     .buf_write_async = nb_cl_buf_write_async,
     .write_wait = nb_cl_write_wait,
     .buf_read = nb_cl_buf_read,
