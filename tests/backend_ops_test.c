@@ -593,6 +593,46 @@ static void test_borrow(void **state)
     assert_int_equal(nb_be_borrow(be, &b, n, NB_F32, NULL), NB_ERR_ARG);
 }
 
+/* The cpu GEMM splits large products over threads; each output is still
+ * summed by one thread in the same order, so any thread count gives the
+ * same bits. Odd sizes make the row shares and the edges uneven. */
+static void test_cpu_gemm_threads_agree(void **state)
+{
+    (void)state;
+    const size_t M = 257, N = 301, K = 263;
+    float *a = randv(M * K, -1, 1), *b = randv(K * N, -1, 1);
+    /* room for both results: nn (M, N), then tn (K, N) */
+    const size_t nc = (M + K) * N;
+    float *c1 = malloc(nc * sizeof *c1), *c3 = malloc(nc * sizeof *c3);
+    assert_non_null(c1), assert_non_null(c3);
+    float *got[2] = {c1, c3};
+    const char *threads[2] = {"1", "3"};
+    for (int t = 0; t < 2; t++) {
+        setenv("NABLA_THREADS", threads[t], 1); /* read when the backend is made */
+        nb_backend *cpu = NULL;
+        assert_int_equal(nb_backend_create("cpu", &cpu), NB_OK);
+        nb_buf ba, bb, bc;
+        assert_int_equal(nb_be_alloc(cpu, &ba, M * K, NB_F32), NB_OK);
+        assert_int_equal(nb_be_alloc(cpu, &bb, K * N, NB_F32), NB_OK);
+        assert_int_equal(nb_be_alloc(cpu, &bc, nc, NB_F32), NB_OK);
+        assert_int_equal(nb_be_write(cpu, &ba, 0, a, M * K), NB_OK);
+        assert_int_equal(nb_be_write(cpu, &bb, 0, b, K * N), NB_OK);
+        /* nn: (M, K)·(K, N); tn: (M, K)ᵀ·(M, N) from the same buffers */
+        assert_int_equal(nb_be_gemm(cpu, false, false, M, N, K, 0.5f, nb_view_at(&ba, 0),
+                                    nb_view_at(&bb, 0), 0.0f, nb_view_at(&bc, 0)),
+                         NB_OK);
+        assert_int_equal(nb_be_gemm(cpu, true, false, K, N, M, 0.5f, nb_view_at(&ba, 0),
+                                    nb_view_at(&bb, 0), 0.0f, nb_view_at(&bc, M * N)),
+                         NB_OK);
+        assert_int_equal(nb_be_read(cpu, &bc, 0, got[t], nc), NB_OK);
+        nb_be_free(cpu, &ba), nb_be_free(cpu, &bb), nb_be_free(cpu, &bc);
+        nb_backend_free(cpu);
+    }
+    unsetenv("NABLA_THREADS");
+    assert_memory_equal(c1, c3, nc * sizeof *c1);
+    free(a), free(b), free(c1), free(c3);
+}
+
 /* ------------------------------------------------- dispatch validation */
 
 static void test_dispatch_rejects_bad_views(void **state)
@@ -630,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_fill_copy),
         cmocka_unit_test(test_write_async),
         cmocka_unit_test(test_borrow),
+        cmocka_unit_test(test_cpu_gemm_threads_agree),
         cmocka_unit_test(test_dispatch_rejects_bad_views),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -20,6 +20,7 @@
 
 typedef struct cpu_ctx {
     float *apack, *bpack; /* GEMM packing buffers, allocated once */
+    int threads;          /* GEMM threads; apack holds one A buffer each */
 } cpu_ctx;
 
 #define F(v) ((float *)(v).buf->handle + (v).off)
@@ -96,7 +97,7 @@ static nb_status cpu_gemm(void *vctx, bool ta, bool tb, size_t M, size_t N, size
                           nb_view A, nb_view B, float beta, nb_view C)
 {
     cpu_ctx *c = vctx;
-    nb_cpu_gemm(c->apack, c->bpack, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C));
+    nb_cpu_gemm(c->apack, c->bpack, c->threads, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C));
     return NB_OK;
 }
 
@@ -267,13 +268,15 @@ nb_status nb_cpu_backend_create(nb_backend **out)
         free(c);
         return NB_NOMEM("nb_cpu_backend_create", sizeof *be + sizeof *c);
     }
-    c->apack = alloc_aligned(nb_cpu_gemm_apack_floats * sizeof(float));
+    c->threads = nb_cpu_gemm_threads();
+    c->apack = alloc_aligned((size_t)c->threads * nb_cpu_gemm_apack_floats * sizeof(float));
     c->bpack = alloc_aligned(nb_cpu_gemm_bpack_floats * sizeof(float));
     if (!c->apack || !c->bpack) {
+        size_t want = ((size_t)c->threads * nb_cpu_gemm_apack_floats + nb_cpu_gemm_bpack_floats) *
+                      sizeof(float);
         cpu_destroy(c);
         free(be);
-        return NB_NOMEM("nb_cpu_backend_create",
-                        (nb_cpu_gemm_apack_floats + nb_cpu_gemm_bpack_floats) * sizeof(float));
+        return NB_NOMEM("nb_cpu_backend_create", want);
     }
     be->ops = &cpu_ops;
     be->ctx = c;

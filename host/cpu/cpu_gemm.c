@@ -10,8 +10,11 @@
  * pattern, zero-pads the edges so the micro-kernel never branches, and
  * folds α in. Block sizes keep a B panel strip in L1 and the A block in L2.
  *
+ * Large products split the row blocks over threads (OpenMP): one thread
+ * packs each B panel, then each packs and multiplies its own row blocks.
  * Summation order over K is fixed by the blocking, independent of data and
- * of threads, so results are bit-for-bit reproducible. Accumulation is in
+ * of threads (each output is summed by one thread), so results are
+ * bit-for-bit reproducible for any thread count. Accumulation is in
  * float; the reference (ref_gemm) accumulates in double and the tests state
  * the tolerance between the two.
  *
@@ -21,9 +24,17 @@
  */
 #include "cpu/cpu_backend.h"
 
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { MR = 6, NR = 16, KC = 256, MC = 96, NC = 1024 };
+
+/* Below this many multiply-adds a product stays on one thread: waking the
+ * others costs microseconds, more than such a product takes. */
+#define PAR_MIN_FMAS (1 << 18)
 
 /* Packed panel sizes, exported for the backend's one-time allocation. */
 const size_t nb_cpu_gemm_apack_floats = (size_t)MC * KC;
@@ -134,8 +145,53 @@ static void macro_kernel(size_t mc, size_t nc, size_t kc, const float *Ap, const
     }
 }
 
-void nb_cpu_gemm(float *Apack, float *Bpack, bool ta, bool tb, size_t M, size_t N, size_t K,
-                 float alpha, const float *A, const float *B, float beta, float *C)
+/* The three loops, for one thread of a team or for the caller alone: the
+ * work-sharing below binds to an enclosing parallel region, if any. Ap is
+ * this thread's A buffer; nblk row blocks of mcb rows. */
+static void blocks(float *Ap, float *Bpack, bool ta, bool tb, size_t M, size_t N, size_t K,
+                   float alpha, const float *A, const float *B, float *C, size_t nblk, size_t mcb)
+{
+    for (size_t j0 = 0; j0 < N; j0 += NC) {
+        size_t nc = N - j0 < NC ? N - j0 : NC;
+        for (size_t k0 = 0; k0 < K; k0 += KC) {
+            size_t kc = K - k0 < KC ? K - k0 : KC;
+#pragma omp single
+            pack_b(B, tb, N, K, k0, kc, j0, nc, Bpack);
+#pragma omp for schedule(static)
+            for (size_t b = 0; b < nblk; b++) {
+                size_t i0 = b * mcb;
+                if (i0 >= M) continue;
+                size_t mc = M - i0 < mcb ? M - i0 : mcb;
+                pack_a(A, ta, M, K, i0, mc, k0, kc, alpha, Ap);
+                macro_kernel(mc, nc, kc, Ap, Bpack, C + i0 * N + j0, N);
+            }
+        }
+    }
+}
+
+int nb_cpu_gemm_threads(void)
+{
+    const char *env = getenv("NABLA_THREADS");
+    long n = env && *env ? strtol(env, NULL, 10) : 0;
+#ifdef _OPENMP
+    if (n < 1) n = omp_get_max_threads();
+#else
+    n = 1;
+#endif
+    return n < 1 ? 1 : n > NB_CPU_MAX_THREADS ? NB_CPU_MAX_THREADS : (int)n;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+void nb_cpu_gemm(float *Apack, float *Bpack, int threads, bool ta, bool tb, size_t M, size_t N,
+                 size_t K, float alpha, const float *A, const float *B, float beta, float *C)
 {
     /* β first, in one pass, so every block below only accumulates. */
     if (beta == 0.0f) {
@@ -144,16 +200,19 @@ void nb_cpu_gemm(float *Apack, float *Bpack, bool ta, bool tb, size_t M, size_t 
         for (size_t i = 0; i < M * N; i++) C[i] *= beta;
     }
     if (alpha == 0.0f) return;
-    for (size_t j0 = 0; j0 < N; j0 += NC) {
-        size_t nc = N - j0 < NC ? N - j0 : NC;
-        for (size_t k0 = 0; k0 < K; k0 += KC) {
-            size_t kc = K - k0 < KC ? K - k0 : KC;
-            pack_b(B, tb, N, K, k0, kc, j0, nc, Bpack);
-            for (size_t i0 = 0; i0 < M; i0 += MC) {
-                size_t mc = M - i0 < MC ? M - i0 : MC;
-                pack_a(A, ta, M, K, i0, mc, k0, kc, alpha, Apack);
-                macro_kernel(mc, nc, kc, Apack, Bpack, C + i0 * N + j0, N);
-            }
-        }
+    int nt = (double)M * (double)N * (double)K < PAR_MIN_FMAS ? 1 : threads;
+    /* Row blocks of at most MC rows; on several threads, a multiple of the
+     * thread count of them, of even height (a multiple of MR), so the
+     * threads get equal shares. Row blocking does not touch the order in
+     * which an output sums over K. */
+    size_t nblk = (M + MC - 1) / MC, mcb = MC;
+    if (nt > 1) {
+        nblk = (size_t)nt * ((M + (size_t)nt * MC - 1) / ((size_t)nt * MC));
+        mcb = ((M + nblk - 1) / nblk + MR - 1) / MR * MR;
+#pragma omp parallel num_threads(nt)
+        blocks(Apack + (size_t)thread_id() * nb_cpu_gemm_apack_floats, Bpack, ta, tb, M, N, K,
+               alpha, A, B, C, nblk, mcb);
+    } else { /* no team at all: waking one costs more than a small product */
+        blocks(Apack, Bpack, ta, tb, M, N, K, alpha, A, B, C, nblk, mcb);
     }
 }
