@@ -101,7 +101,7 @@ static nb_status conclude(run *r, nb_progress *p, bool due, nb_halt *halt)
 static nb_status epoch_end(run *r, const nb_progress *p, nb_halt halt)
 {
     if (!r->o->epoch_end) return NB_OK;
-    nb_descent_state st = {p->iters, p->epochs, r->h, r->ls_alpha};
+    nb_descent_state st = {p->iters, p->epochs, 0, r->h, r->ls_alpha};
     return r->o->epoch_end(r->o->ctx, &st, halt != NB_HALT_NONE);
 }
 

@@ -26,9 +26,15 @@ enum { NB_SNAP_GOOD = 0, /* the last point that passed the divergence check */
  * (parameters, optimizer state, RNG), enough to continue exactly. */
 typedef struct nb_descent_state {
     long iters, epochs;
+    long batch;         /* mini-batch: batches done in the unfinished epoch
+                           (an interrupted run); 0 at an epoch boundary    */
     nb_halt_state halt; /* best losses, plateau and patience counters */
     double ls_alpha;    /* the line search's next starting α          */
 } nb_descent_state;
+
+/* The largest update or epoch count a run may reach or a checkpoint may
+ * hold: far below LONG_MAX, so no counter can overflow. */
+#define NB_COUNT_MAX 1000000000000000L
 
 typedef struct nb_objective {
     const char *name; /* the public call, for messages: "nb_train", "nb_descend" */

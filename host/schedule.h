@@ -33,6 +33,11 @@ typedef struct nb_halt_state {
     double best_val;      /* lowest validation Φ seen (early stopping)       */
     long since_best_val;  /* epochs since it                                 */
     bool val_improved;    /* the last check saw a new best validation loss   */
+    /* Mini-batch divergence is judged on a statistic one batch cannot fool:
+     * a running mean of the batch losses over about one epoch, against the
+     * best value it has had since it first spanned an epoch (best_loss). */
+    double loss_avg;      /* the running mean (NaN before the first batch)   */
+    long loss_avg_n;      /* batches it has seen                             */
 } nb_halt_state;
 
 void nb_halt_state_init(nb_halt_state *h);

@@ -29,6 +29,7 @@
 #ifndef NABLA_H
 #define NABLA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -166,6 +167,16 @@ typedef struct nb_csv_options {
     int features_only; /* nonzero: every column is an input and the dataset has no
                           targets (0 outputs), for prediction; label_col, regression,
                           targets and classes must keep their defaults          */
+    char delimiter;    /* ',', ';' or '\t'; 0: detect from the first line (the one of
+                          the three that splits it into the most fields; ',' on a tie) */
+    /* Named classes. When every label field is a whole number, labels are
+     * class indices as above. Otherwise every label is a class name: with
+     * class_names NULL the distinct names of the file, sorted by their bytes,
+     * become classes 0, 1, …; with class_names given (a saved model's
+     * n_class_names names), each label must be one of them, else it is an
+     * error at its file:line:column. Borrowed for the call only. */
+    const char *const *class_names;
+    int n_class_names;
 } nb_csv_options;
 
 void nb_csv_options_default(nb_csv_options *opt);
@@ -219,6 +230,15 @@ nb_status nb_dataset_from_labels(size_t rows, int inputs, int classes, const flo
  */
 nb_status nb_dataset_split(const nb_dataset *d, double val_fraction, uint64_t seed,
                            nb_dataset **train, nb_dataset **val);
+/*
+ * The same split (the same rows in the same order) without copying: d's
+ * rows are shuffled in place and *train and *val are views of them. The
+ * views share d's storage and keep it alive, so d may be freed before or
+ * after them; each is freed with nb_dataset_free. Memory: one int32 per row
+ * for the permutation, freed before returning.
+ */
+nb_status nb_dataset_split_views(nb_dataset *d, double val_fraction, uint64_t seed,
+                                 nb_dataset **train, nb_dataset **val);
 
 void nb_dataset_free(nb_dataset *d);
 
@@ -229,6 +249,13 @@ int nb_dataset_classes(const nb_dataset *d); /* 0 for regression              */
 const float *nb_dataset_x(const nb_dataset *d);        /* (rows, inputs); borrowed  */
 const float *nb_dataset_y(const nb_dataset *d);        /* (rows, outputs) or NULL   */
 const int32_t *nb_dataset_labels(const nb_dataset *d); /* (rows) or NULL; borrowed  */
+/* Class k's name when the labels were names (see nb_csv_options); NULL when
+ * they were numbers or k is out of range. Borrowed. */
+const char *nb_dataset_class_name(const nb_dataset *d, int k);
+/* How a CSV file was read: whether its first line was taken as a header
+ * (detected or forced), and the delimiter used. 0 for other datasets. */
+int nb_dataset_header_skipped(const nb_dataset *d);
+char nb_dataset_delimiter(const nb_dataset *d);
 
 /* Per-feature mean and standard deviation of X, each (inputs). A constant
  * feature gets std 1 so that standardising it is a shift only. */
@@ -275,7 +302,16 @@ nb_status nb_model_set_standardization(nb_model *m, const float *mean, const flo
 const float *nb_model_feature_mean(const nb_model *m);
 const float *nb_model_feature_std(const nb_model *m);
 
-/* y (rows, outputs) = F(x) for x (rows, inputs), after standardisation. */
+/* Class names of a classifier, kept with the model and saved in its files:
+ * names[k] for class k, n equal to the output width, each 1 to 255 bytes
+ * with no control characters, all distinct (NB_ERR_ARG otherwise). NULL
+ * (with n 0) removes them. Copied. */
+nb_status nb_model_set_class_names(nb_model *m, int n, const char *const *names);
+/* Borrowed; NULL when the model has no names or k is out of range. */
+const char *nb_model_class_name(const nb_model *m, int k);
+
+/* y (rows, outputs) = F(x) for x (rows, inputs), after standardisation.
+ * A non-finite output is NB_ERR_NONFINITE naming its row and column. */
 nb_status nb_model_predict(nb_model *m, size_t rows, const float *x, float *y);
 
 /*
@@ -305,6 +341,21 @@ nb_status nb_model_save(nb_model *m, const char *path);
  */
 nb_status nb_model_load(nb_backend *be, const char *path, nb_model **out);
 
+/*
+ * Build a model from plain weights in a safetensors file, as Python's
+ * `safetensors` writes them: float32 tensors layers.L.weight (out, in) and
+ * layers.L.bias (out) for L = 0 … n−1, with or without metadata. The
+ * architecture comes from the shapes, which must chain; input.mean and
+ * input.std (in) are taken as the standardisation when both are there, and
+ * any other tensor is an error. acts gives one activation per layer
+ * (n_acts = n) or one for all (n_acts = 1); with NB_LOSS_XENT the last
+ * layer becomes the softmax. The file is checked as nb_model_load checks
+ * its own (bounds, finiteness, CRC-free container rules). The model
+ * borrows be. NB_ERR_DATA names the file and the tensor at fault.
+ */
+nb_status nb_model_import(nb_backend *be, const char *path, int n_acts, const nb_act *acts,
+                          nb_loss loss, nb_model **out);
+
 /* Confusion matrix of a classifier over a classification dataset:
  * counts (classes × classes, row = true label, column = predicted, the
  * argmax of the output; ties go to the lower class) is overwritten. */
@@ -326,8 +377,10 @@ typedef enum nb_halt {
                             the best parameters seen were restored            */
     NB_HALT_DIVERGED,    /* loss or parameters non-finite, or loss > factor ×
                             best: the last good parameters were restored      */
-    NB_HALT_LINE_SEARCH  /* the line search found no decrease (at a minimum
+    NB_HALT_LINE_SEARCH, /* the line search found no decrease (at a minimum
                             to float precision, or a wrong gradient)         */
+    NB_HALT_INTERRUPTED  /* nb_train_options.interrupt was raised: the run
+                            ended after the update in progress               */
 } nb_halt;
 
 /* How the step size α changes with the update count t (0-based) and the
@@ -673,6 +726,14 @@ typedef struct nb_train_options {
     nb_epoch_fn on_epoch;
     nb_batch_fn on_batch; /* optional; mini-batch mode only              */
     void *user;           /* passed to both callbacks                    */
+    /* The caller's own record of the run (e.g. its data settings), saved
+     * verbatim with every checkpoint and read back by nb_checkpoint_read_info;
+     * at most NB_RECORD_MAX − 1 bytes. NULL: none. Borrowed for the call. */
+    const char *record;
+    /* Optional, e.g. set by a signal handler: read after every update;
+     * once non-zero the run ends there as NB_HALT_INTERRUPTED (a checkpoint
+     * is saved when save is set) and nb_train returns NB_OK. */
+    const volatile sig_atomic_t *interrupt;
 } nb_train_options;
 
 void nb_train_options_default(nb_train_options *o);
@@ -698,6 +759,25 @@ void nb_train_options_default(nb_train_options *o);
  */
 nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
                    const nb_train_options *o, nb_result *res);
+
+#define NB_RECORD_MAX 4096
+
+/* What a training checkpoint says about its run, so that a caller can
+ * continue it with the same settings. */
+typedef struct nb_checkpoint_info {
+    int has_schedule;     /* 0: the file predates recorded schedules          */
+    nb_schedule schedule; /* the run's step-size, direction and halting settings */
+    int has_run;          /* 0: the file predates recorded batch and seed     */
+    size_t batch;         /* rows per step; 0: full batch                     */
+    uint64_t seed;        /* nb_train_options.seed                            */
+    long iters, epochs;   /* progress so far                                  */
+    char record[NB_RECORD_MAX]; /* nb_train_options.record; "" when none      */
+} nb_checkpoint_info;
+
+/* Read a training checkpoint's settings and progress (every value range-
+ * checked; NB_ERR_DATA names the file and the field). NB_ERR_ARG when path
+ * holds a model rather than a checkpoint. */
+nb_status nb_checkpoint_read_info(const char *path, nb_checkpoint_info *out);
 
 #ifdef __cplusplus
 }
