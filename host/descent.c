@@ -98,11 +98,29 @@ static nb_status conclude(run *r, nb_progress *p, bool due, nb_halt *halt)
     return NB_OK;
 }
 
-static nb_status epoch_end(run *r, const nb_progress *p, nb_halt halt)
+/* done: batches of an unfinished epoch (an interrupted run), else 0. */
+static nb_status epoch_end(run *r, const nb_progress *p, nb_halt halt, long done)
 {
     if (!r->o->epoch_end) return NB_OK;
-    nb_descent_state st = {p->iters, p->epochs, 0, r->h, r->ls_alpha};
+    nb_descent_state st = {p->iters, p->epochs, done, r->h, r->ls_alpha};
     return r->o->epoch_end(r->o->ctx, &st, halt != NB_HALT_NONE);
+}
+
+static bool interrupted(const run *r) { return r->o->interrupt && *r->o->interrupt != 0; }
+
+/* After a measured point's rules: an interrupt that came meanwhile ends
+ * the run here, at a point that is complete (measured and guarded). */
+static void check_interrupt(run *r, const nb_progress *p, nb_halt *halt)
+{
+    if (*halt != NB_HALT_NONE || !interrupted(r)) return;
+    *halt = NB_HALT_INTERRUPTED;
+    char when[80];
+    if (p->full_batch)
+        snprintf(when, sizeof when, "%ld iteration%s", p->iters, p->iters == 1 ? "" : "s");
+    else
+        snprintf(when, sizeof when, "%ld epoch%s (%ld iterations)", p->epochs,
+                 p->epochs == 1 ? "" : "s", p->iters);
+    snprintf(r->res->why, sizeof r->res->why, "interrupted after %s", when);
 }
 
 /*
@@ -140,16 +158,19 @@ static nb_status run_full(run *r, long iters)
 {
     const nb_objective *o = r->o;
     const nb_schedule *s = r->s;
-    nb_progress p = {iters, iters, NAN, NAN, NAN, 0, true, true};
+    nb_progress p = {.iters = iters, .epochs = iters, .loss = NAN, .grad_norm = NAN,
+                     .val_loss = NAN, .smooth = NAN, .full_batch = true, .epoch_end = true};
     nb_halt halt = NB_HALT_NONE;
     for (;;) {
         NB_TRY(o->gradient(o->ctx, 0, &p.loss));
         r->res->evals++, r->res->grad_evals++;
         NB_TRY(o->grad_norm(o->ctx, &p.grad_norm));
         if (!isfinite(p.grad_norm) && isfinite(p.loss)) p.loss = p.grad_norm; /* guard catches it */
+        p.smooth = p.loss; /* exact: nothing to smooth */
         NB_TRY(guard(r, &p));
         NB_TRY(conclude(r, &p, p.iters % r->every == 0, &halt));
-        NB_TRY(epoch_end(r, &p, halt));
+        check_interrupt(r, &p, &halt);
+        NB_TRY(epoch_end(r, &p, halt, 0));
         if (halt != NB_HALT_NONE) break;
         if (s->line_search) {
             NB_TRY(line_search(r, p.loss, p.grad_norm, &halt, &p));
@@ -166,14 +187,42 @@ static nb_status run_full(run *r, long iters)
     return NB_OK;
 }
 
-/* One epoch of mini-batch steps, guarded every check_every updates; it
- * ends early when the iteration or time budget runs out. */
-static nb_status epoch_of_steps(run *r, nb_progress *p)
+/*
+ * The unfinished epoch's loss so far: its mean into p->loss (NaN once any
+ * batch's was) and the divergence statistic into p->smooth: the mean over
+ * the last epoch's worth of rows, this epoch's rows so far and the rest at
+ * the last finished epoch's mean. One lucky or unlucky batch moves it by
+ * at most its share of an epoch, so a batch with a loss near 0 can neither
+ * set a best that healthy batches then seem to exceed 1000-fold, nor stop
+ * the run by itself. At an epoch's end it is the epoch's mean.
+ */
+static nb_status running_loss(run *r, nb_progress *p, bool epoch_done)
+{
+    double sum, rows;
+    NB_TRY(r->o->epoch_loss(r->o->ctx, &sum, &rows));
+    double R = r->o->epoch_rows, prev = r->h.loss_avg;
+    p->loss = rows > 0 ? sum / rows : NAN;
+    if (isnan(prev)) /* first epoch: only a whole one counts */
+        p->smooth = epoch_done ? p->loss : NAN;
+    else
+        p->smooth = (sum + fmax(R - rows, 0.0) * prev) / R;
+    return NB_OK;
+}
+
+/*
+ * One epoch of mini-batch steps from batch `first` (non-zero when a run
+ * interrupted inside an epoch resumes), guarded every check_every updates.
+ * It ends early when the iteration or time budget runs out, and when an
+ * interrupt comes before the epoch's last batch: *cut is then the number
+ * of its batches done.
+ */
+static nb_status epoch_of_steps(run *r, nb_progress *p, long first, long *cut)
 {
     const nb_objective *o = r->o;
     const nb_schedule *s = r->s;
+    *cut = 0;
     if (o->epoch_begin) NB_TRY(o->epoch_begin(o->ctx, p->epochs));
-    for (long b = 0; b < o->batches; b++) {
+    for (long b = first; b < o->batches; b++) {
         r->lr = nb_schedule_lr(s, p->iters, p->epochs);
         NB_TRY(o->gradient(o->ctx, b, NULL));
         r->res->evals++, r->res->grad_evals++;
@@ -181,39 +230,125 @@ static nb_status epoch_of_steps(run *r, nb_progress *p)
         NB_TRY(o->step(o->ctx, &st));
         p->iters++;
         if (p->iters % s->check_every == 0) {
-            NB_TRY(o->epoch_loss(o->ctx, &p->loss)); /* the mean so far: NaN once any was */
+            NB_TRY(running_loss(r, p, false));
             NB_TRY(guard(r, p));
         }
+        if (interrupted(r) && b + 1 < o->batches) return *cut = b + 1, NB_OK;
         bool out_of_time = s->time_limit > 0 && nb_now() - r->t0 >= s->time_limit;
         if ((s->max_iters > 0 && p->iters >= s->max_iters) || out_of_time) break;
     }
     return NB_OK;
 }
 
-/* Mini-batch: an epoch of steps, then measure, guard and check the rules. */
-static nb_status run_batches(run *r, bool measure_grad, long iters, long epochs)
+/*
+ * An interrupt inside an epoch: guard the point, measure what the result
+ * reports (the epoch's loss so far, validation), and hand the checkpoint
+ * the unfinished epoch's place. No epoch report: the epoch is not over,
+ * and the per-epoch rules do not apply to a part of one.
+ */
+static nb_status stop_inside_epoch(run *r, nb_progress *p, long done)
 {
     const nb_objective *o = r->o;
-    nb_progress p = {iters, epochs, NAN, NAN, NAN, 0, false, true};
+    NB_TRY(running_loss(r, p, false));
+    p->grad_norm = NAN;
+    NB_TRY(guard(r, p));
+    p->seconds = nb_now() - r->t0;
+    record(r, p);
+    if (o->validate && o->has_val)
+        NB_TRY(o->validate(o->ctx, &r->res->val_loss, &r->res->val_acc));
+    snprintf(r->res->why, sizeof r->res->why,
+             "interrupted after %ld epoch%s and %ld of %ld batches (%ld iteration%s)", p->epochs,
+             p->epochs == 1 ? "" : "s", done, o->batches, p->iters, p->iters == 1 ? "" : "s");
+    return epoch_end(r, p, NB_HALT_INTERRUPTED, done);
+}
+
+/* Mini-batch: an epoch of steps, then measure, guard and check the rules. */
+static nb_status run_batches(run *r, bool measure_grad, long iters, long epochs, long first)
+{
+    const nb_objective *o = r->o;
+    nb_progress p = {.iters = iters, .epochs = epochs, .loss = NAN, .grad_norm = NAN,
+                     .val_loss = NAN, .smooth = NAN, .full_batch = false, .epoch_end = true};
     nb_halt halt = NB_HALT_NONE;
     while (halt == NB_HALT_NONE) {
-        NB_TRY(epoch_of_steps(r, &p));
+        long cut;
+        NB_TRY(epoch_of_steps(r, &p, first, &cut));
+        first = 0;
+        if (cut > 0) {
+            NB_TRY(stop_inside_epoch(r, &p, cut));
+            halt = NB_HALT_INTERRUPTED;
+            break;
+        }
         p.epochs++;
         bool due = p.epochs % r->every == 0;
-        NB_TRY(o->epoch_loss(o->ctx, &p.loss));
+        NB_TRY(running_loss(r, &p, true));
+        double epoch_mean = p.loss;
         p.grad_norm = NAN;
         if (nb_schedule_needs_grad_norm(r->s) || (measure_grad && due)) {
             NB_TRY(o->exact(o->ctx, &p.loss, &p.grad_norm));
             r->res->evals++, r->res->grad_evals++;
         }
         NB_TRY(guard(r, &p));
+        r->h.loss_avg = epoch_mean;
         /* A budget that ran out mid-epoch fires here: p.iters and the
          * clock are already past it. */
         NB_TRY(conclude(r, &p, due, &halt));
-        NB_TRY(epoch_end(r, &p, halt));
+        check_interrupt(r, &p, &halt);
+        NB_TRY(epoch_end(r, &p, halt, 0));
     }
     r->res->halt = halt;
     return NB_OK;
+}
+
+/*
+ * A resumed run whose epoch or update budget is already spent trains
+ * nothing and saves nothing: it measures where it stands, for the result,
+ * and says so.
+ */
+static bool budget_spent(const nb_schedule *s, const nb_descent_state *st, nb_halt *halt,
+                         char *why, size_t n)
+{
+    if (s->max_iters > 0 && st->iters >= s->max_iters) {
+        *halt = NB_HALT_MAX_ITERS;
+        snprintf(why, n, "the iteration limit (%ld) was already reached after %ld iterations: "
+                 "nothing to train", s->max_iters, st->iters);
+        return true;
+    }
+    if (s->max_epochs > 0 && st->epochs >= s->max_epochs) {
+        *halt = NB_HALT_MAX_EPOCHS;
+        snprintf(why, n, "the epoch limit (%ld) was already reached after %ld epochs: nothing "
+                 "to train", s->max_epochs, st->epochs);
+        return true;
+    }
+    return false;
+}
+
+static nb_status measure_only(run *r, const nb_descent_state *st)
+{
+    const nb_objective *o = r->o;
+    nb_result *res = r->res;
+    res->iters = st->iters, res->epochs = st->epochs;
+    if (o->batches <= 1)
+        NB_TRY(o->gradient(o->ctx, 0, &res->loss));
+    else
+        NB_TRY(o->exact(o->ctx, &res->loss, &res->grad_norm));
+    res->evals++, res->grad_evals++;
+    if (o->batches <= 1) NB_TRY(o->grad_norm(o->ctx, &res->grad_norm));
+    if (o->validate && o->has_val) NB_TRY(o->validate(o->ctx, &res->val_loss, &res->val_acc));
+    return NB_OK;
+}
+
+/* The cosine schedule's period T defaults to the update budget. */
+static nb_schedule resolve_period(const nb_schedule *s, long batches)
+{
+    nb_schedule e = *s;
+    if (e.lr_kind != NB_LR_COSINE || e.lr_period > 0) return e;
+    long T = e.max_iters;
+    if (e.max_epochs > 0) {
+        long by_epochs = e.max_epochs > NB_COUNT_MAX / batches ? NB_COUNT_MAX : e.max_epochs * batches;
+        T = T > 0 && T < by_epochs ? T : by_epochs;
+    }
+    e.lr_period = T;
+    return e;
 }
 
 nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long report_every,
@@ -221,17 +356,33 @@ nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long repor
 {
     NB_TRY(nb_schedule_check(o->name, s, o->batches <= 1, o->has_val));
     if (report_every < 1) return NB_FAIL(NB_ERR_ARG, "%s: report_every %ld < 1", o->name, report_every);
+    if (o->batches < 1) return NB_FAIL(NB_ERR_INTERNAL, "%s: %ld batches per epoch", o->name, o->batches);
+    /* Counters near LONG_MAX would overflow below; a checkpoint's are
+     * range-checked when read, this is the loop's own guard. */
+    if (start && (start->iters < 0 || start->iters > NB_COUNT_MAX || start->epochs < 0 ||
+                  start->epochs > NB_COUNT_MAX || start->batch < 0 || start->batch >= o->batches ||
+                  (o->batches <= 1 && start->iters != start->epochs)))
+        return NB_FAIL(NB_ERR_ARG, "%s: resume state out of range (%ld iterations, %ld epochs, "
+                       "batch %ld of %ld)", o->name, start->iters, start->epochs, start->batch,
+                       o->batches);
     result_init(res);
-    run r = {.o = o, .s = s, .res = res, .every = report_every, .t0 = nb_now(), .ls_alpha = s->lr,
-             .lr = NAN};
+    nb_schedule eff = resolve_period(s, o->batches);
+    run r = {.o = o, .s = &eff, .res = res, .every = report_every, .t0 = nb_now(),
+             .ls_alpha = s->lr, .lr = NAN};
     nb_halt_state_init(&r.h);
-    long iters = 0, epochs = 0;
+    long iters = 0, epochs = 0, first = 0;
     if (start) {
         r.h = start->halt;
         r.ls_alpha = start->ls_alpha;
-        iters = start->iters, epochs = start->epochs;
+        iters = start->iters, epochs = start->epochs, first = start->batch;
+        if (budget_spent(&eff, start, &res->halt, res->why, sizeof res->why)) {
+            nb_status st = measure_only(&r, start);
+            res->seconds = nb_now() - r.t0;
+            return st;
+        }
     }
-    nb_status st = o->batches <= 1 ? run_full(&r, iters) : run_batches(&r, measure_grad, iters, epochs);
+    nb_status st = o->batches <= 1 ? run_full(&r, iters)
+                                   : run_batches(&r, measure_grad, iters, epochs, first);
     res->seconds = nb_now() - r.t0;
     return st;
 }

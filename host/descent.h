@@ -11,6 +11,7 @@
 #ifndef NB_DESCENT_H
 #define NB_DESCENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "nabla.h"
@@ -51,8 +52,12 @@ typedef struct nb_objective {
     nb_status (*grad_norm)(void *ctx, double *norm);
     /* One optimizer step with the last gradient. */
     nb_status (*step)(void *ctx, const nb_optim_step *st);
-    /* Mini-batch only: mean batch loss so far in this epoch. */
-    nb_status (*epoch_loss)(void *ctx, double *loss);
+    /* Mini-batch only: the sum of the per-row losses of the batches so far
+     * in this epoch, and how many rows they held. */
+    nb_status (*epoch_loss)(void *ctx, double *sum, double *rows);
+    double epoch_rows; /* mini-batch: rows per epoch                       */
+    /* Optional: read after every update; non-zero ends the run there. */
+    const volatile sig_atomic_t *interrupt;
     /* Mini-batch only: exact Φ and ‖∇Φ‖ over all data at the current point. */
     nb_status (*exact)(void *ctx, double *loss, double *norm);
     /* Has any step since the last call produced a NaN or Inf parameter? */

@@ -80,8 +80,8 @@ nb_status nb_schedule_check(const char *fn, const nb_schedule *s, bool full_batc
     else if (s->lr_kind == NB_LR_STEP && s->lr_step < 1) bad = "lr_step must be >= 1";
     else if (!in(s->lr_decay, 0, INFINITY) || !in(s->lr_min, 0, INFINITY) || s->lr_warmup < 0 || s->lr_period < 0)
         bad = "lr_decay, lr_min, lr_warmup and lr_period must be >= 0";
-    else if (s->lr_kind == NB_LR_COSINE && s->lr_period == 0 && s->max_iters == 0)
-        bad = "the cosine schedule needs lr_period or max_iters";
+    else if (s->lr_kind == NB_LR_COSINE && s->lr_period == 0 && s->max_iters == 0 && s->max_epochs == 0)
+        bad = "the cosine schedule needs a period: lr_period, max_iters or max_epochs";
     else if (s->line_search && (!full_batch || s->optim != NB_OPT_SGD || s->lr_kind != NB_LR_CONSTANT))
         bad = "the line search needs full-batch plain gradient descent (sgd, constant schedule)";
     else if (s->line_search && (!in(s->armijo_c, 0, 1) || s->armijo_c == 0 || s->armijo_c == 1 || s->ls_max_trials < 1))
@@ -135,6 +135,7 @@ void nb_halt_state_init(nb_halt_state *h)
 {
     memset(h, 0, sizeof *h);
     h->best_loss = h->plateau_ref = h->best_val = INFINITY;
+    h->loss_avg = NAN;
 }
 
 /* "after 412 iterations", or "after 3 epochs (90 iterations)" when they differ. */
@@ -160,13 +161,19 @@ nb_halt nb_schedule_diverged(const nb_schedule *s, nb_halt_state *h, const nb_pr
         snprintf(why, why_size, "diverged: the loss became %g %s", p->loss, when);
         return NB_HALT_DIVERGED;
     }
-    if (s->diverge_factor > 0 && isfinite(h->best_loss) && p->loss > s->diverge_factor * h->best_loss &&
-        p->loss > 0) {
-        snprintf(why, why_size, "diverged: Φ = %.4g > %g × the best %.4g %s", p->loss,
-                 s->diverge_factor, h->best_loss, when);
+    double v = p->smooth;
+    if (isnan(v)) return NB_HALT_NONE; /* mini-batch, first epoch: nothing to lean on yet */
+    if (s->diverge_factor > 0 && isfinite(h->best_loss) && v > s->diverge_factor * h->best_loss &&
+        v > 0) {
+        if (p->full_batch)
+            snprintf(why, why_size, "diverged: Φ = %.4g > %g × the best %.4g %s", v,
+                     s->diverge_factor, h->best_loss, when);
+        else
+            snprintf(why, why_size, "diverged: the loss over the last epoch's rows %.4g > %g × "
+                     "its best %.4g %s", v, s->diverge_factor, h->best_loss, when);
         return NB_HALT_DIVERGED;
     }
-    if (p->loss < h->best_loss) h->best_loss = p->loss;
+    if (v < h->best_loss) h->best_loss = v;
     return NB_HALT_NONE;
 }
 

@@ -21,6 +21,12 @@ typedef struct nb_progress {
     double grad_norm; /* ‖∇Φ‖ measured at this point (NaN: not measured)    */
     double val_loss;  /* validation Φ at this point (NaN: none)              */
     double seconds;   /* since the descent started                           */
+    /* What the divergence factor judges. Full batch: loss itself. Mini-
+     * batch: a statistic one batch cannot fool, the mean loss over the last
+     * epoch's worth of rows, (s + (R − r)·prev) / R for the sum s over the
+     * r rows seen so far in this epoch, R rows per epoch and prev the mean
+     * of the last finished epoch; NaN (not judged) during the first epoch. */
+    double smooth;
     bool full_batch;  /* iterations and epochs coincide                      */
     bool epoch_end;   /* an epoch just ended: the per-epoch rules apply      */
 } nb_progress;
@@ -33,11 +39,10 @@ typedef struct nb_halt_state {
     double best_val;      /* lowest validation Φ seen (early stopping)       */
     long since_best_val;  /* epochs since it                                 */
     bool val_improved;    /* the last check saw a new best validation loss   */
-    /* Mini-batch divergence is judged on a statistic one batch cannot fool:
-     * a running mean of the batch losses over about one epoch, against the
-     * best value it has had since it first spanned an epoch (best_loss). */
-    double loss_avg;      /* the running mean (NaN before the first batch)   */
-    long loss_avg_n;      /* batches it has seen                             */
+    /* Mini-batch: the mean batch loss of the last finished epoch (NaN
+     * before the first), which the divergence statistic leans on (see
+     * nb_progress.smooth). */
+    double loss_avg;
 } nb_halt_state;
 
 void nb_halt_state_init(nb_halt_state *h);
@@ -63,8 +68,9 @@ nb_halt nb_schedule_halt(const nb_schedule *s, nb_halt_state *h, const nb_progre
 
 /*
  * Divergence: NB_HALT_DIVERGED when loss is non-finite, params_ok is false,
- * or loss > diverge_factor × the best loss so far; NB_HALT_NONE otherwise
- * (and the best loss is updated). why says which.
+ * or smooth > diverge_factor × the best smooth value so far; NB_HALT_NONE
+ * otherwise (and the best is updated). A NaN smooth is not judged. why says
+ * which.
  */
 nb_halt nb_schedule_diverged(const nb_schedule *s, nb_halt_state *h, const nb_progress *p,
                              bool params_ok, char *why, size_t why_size);

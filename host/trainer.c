@@ -34,6 +34,8 @@ typedef struct trainer {
     nb_buf idx;      /* (rows) int32: this epoch's permutation            */
     int32_t *perm;   /* (rows) host copy of it                            */
     nb_rng rng;
+    nb_rng rng_epoch; /* the stream as the current epoch began (before its
+                         shuffle): what an interrupted epoch's checkpoint holds */
     size_t rows_seen; /* rows stepped over this epoch                      */
     nb_buf state;     /* optimizer state, k·n floats (none for sgd)        */
     nb_buf snap[3];   /* NB_SNAP_* copies of θ, allocated when needed      */
@@ -59,6 +61,7 @@ static nb_status tr_epoch_begin(void *vctx, long epoch)
 {
     trainer *t = vctx;
     t->epoch = epoch;
+    t->rng_epoch = t->rng;
     /* Shuffle the identity, not last epoch's order: the order of an epoch
      * then depends on the RNG state alone, which a checkpoint can hold. */
     for (size_t i = 0; i < t->train.rows; i++) t->perm[i] = (int32_t)i;
@@ -109,12 +112,13 @@ static nb_status tr_step(void *vctx, const nb_optim_step *st)
                         st->clip_norm > 0 ? g2 : none, nb_view_at(&t->bad, 0));
 }
 
-static nb_status tr_epoch_loss(void *vctx, double *loss)
+static nb_status tr_epoch_loss(void *vctx, double *sum, double *rows)
 {
     trainer *t = vctx;
-    float sum;
-    NB_TRY(nb_be_read(t->m->be, &t->pass.scal, NB_SCAL_EPOCH_LOSS, &sum, 1));
-    *loss = t->rows_seen ? (double)sum / (double)t->rows_seen : NAN;
+    float s;
+    NB_TRY(nb_be_read(t->m->be, &t->pass.scal, NB_SCAL_EPOCH_LOSS, &s, 1));
+    *sum = s;
+    *rows = (double)t->rows_seen;
     return NB_OK;
 }
 
@@ -182,7 +186,10 @@ static nb_status tr_epoch_end(void *vctx, const nb_descent_state *ds, bool halte
     if (!o->save || (!halted && ds->epochs % o->save_every != 0)) return NB_OK;
     size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(o->schedule.optim);
     if (k > 0) NB_TRY(nb_be_read(t->m->be, &t->state, 0, t->host_state, k * n));
-    nb_ckpt_train tr = {&o->schedule, o->schedule.optim, n, k ? t->host_state : NULL, t->rng, *ds};
+    /* Inside an epoch (an interrupt), the stream as the epoch began: a
+     * resumed run shuffles the same order again and skips the batches done. */
+    nb_ckpt_train tr = {&o->schedule, o->schedule.optim, n, k ? t->host_state : NULL,
+                        ds->batch > 0 ? t->rng_epoch : t->rng, *ds};
     return nb_ckpt_save(t->m, &tr, o->save);
 }
 
@@ -296,7 +303,8 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
                         .gradient = tr_gradient, .grad_norm = tr_grad_norm, .step = tr_step,
                         .params_bad = tr_params_bad, .snapshot = tr_snapshot,
                         .restore = tr_restore, .trial = tr_trial, .validate = tr_validate,
-                        .report = tr_report, .epoch_end = tr_epoch_end};
+                        .report = tr_report, .epoch_end = tr_epoch_end,
+                        .interrupt = o->interrupt};
     if (!full) {
         t.perm = malloc(train->rows * sizeof *t.perm);
         if (!t.perm) {
@@ -307,6 +315,7 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
         obj.batches = (long)((train->rows + t.batch - 1) / t.batch);
         obj.epoch_begin = tr_epoch_begin;
         obj.epoch_loss = tr_epoch_loss;
+        obj.epoch_rows = (double)train->rows;
         obj.exact = tr_exact;
     }
     st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, startp, res);

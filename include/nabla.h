@@ -427,7 +427,8 @@ typedef struct nb_schedule {
     long lr_step;         /* STEP: epochs per decay                           */
     double lr_decay;      /* INV: decay ≥ 0                                   */
     long lr_warmup;       /* COSINE: W warm-up updates                        */
-    long lr_period;       /* COSINE: T; 0: the iteration budget               */
+    long lr_period;       /* COSINE: T; 0: the update budget, max_iters or
+                             max_epochs × batches per epoch (the smaller) */
     double lr_min;        /* COSINE: α_min ≥ 0                                */
     /* backtracking line search (full batch, plain gradient descent only):
      * from the current α, halve until Φ(θ − α∇Φ) ≤ Φ(θ) − c α ‖∇Φ‖²; after
@@ -458,7 +459,9 @@ typedef struct nb_schedule {
 void nb_schedule_default(nb_schedule *s);
 
 /* α for update t (0-based) after e finished epochs, as the schedule says
- * (without line search). T for COSINE falls back to max_iters. */
+ * (without line search). T for COSINE falls back to max_iters here;
+ * nb_train and nb_descend first resolve a zero lr_period to the update
+ * budget, which includes max_epochs. */
 double nb_schedule_lr(const nb_schedule *s, long t, long e);
 
 /* What a descent did. */
