@@ -1,17 +1,22 @@
 /*
  * args.c — strict parsing of flag values: the whole string must be a
  * number in range, so "--lr 0.5x" or "--epochs 1e9" is an error, not a
- * silent truncation. Numbers are parsed in the C locale.
+ * silent truncation. Numbers are parsed in the C locale. Also the tool's
+ * one way of showing library errors, merging option tables and checking
+ * output paths before any work.
  */
 #include "cli/args.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -22,6 +27,75 @@ int nb_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return NB_EXIT_USAGE;
+}
+
+int nb_cli_verbose;
+
+const char *nb_cli_error(void)
+{
+    static char buf[32768];
+    const char *e = nb_last_error();
+    if (nb_cli_verbose) return e;
+    /* Drop every " (host/…:123)": the library's check locations. */
+    size_t n = 0;
+    while (*e && n + 1 < sizeof buf) {
+        if (strncmp(e, " (host/", 7) == 0) {
+            const char *q = e + 7;
+            while (*q && *q != ')' && *q != ' ' && *q != '(') q++;
+            const char *colon = q;
+            while (colon > e + 7 && colon[-1] >= '0' && colon[-1] <= '9') colon--;
+            if (*q == ')' && colon < q && colon[-1] == ':') {
+                e = q + 1;
+                continue;
+            }
+        }
+        buf[n++] = *e++;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int nb_cli_fail(const char *cmd, nb_status s)
+{
+    fprintf(stderr, "nabla %s: %s\n", cmd, nb_cli_error());
+    return nb_cli_exit_for(s);
+}
+
+int nb_cli_options(struct option *out, int cap, const struct option *const *tables, int n)
+{
+    int m = 0;
+    for (int t = 0; t < n; t++)
+        for (const struct option *o = tables[t]; o->name; o++) {
+            if (m + 1 >= cap) return 0;
+            out[m++] = *o;
+        }
+    memset(&out[m], 0, sizeof out[m]);
+    return 1;
+}
+
+int nb_cli_check_output(const char *cmd, const char *flag, const char *path)
+{
+    struct stat st;
+    if (!*path) return nb_cli_usage_error(cmd, "%s: empty path", flag), 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return nb_cli_usage_error(cmd, "%s: '%s' is not a regular file", flag, path), 0;
+    /* The directory the file goes to. */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 0;
+    if (len >= sizeof dir) return nb_cli_usage_error(cmd, "%s: path too long", flag), 0;
+    if (!slash)
+        strcpy(dir, ".");
+    else if (len == 0)
+        strcpy(dir, "/");
+    else
+        memcpy(dir, path, len), dir[len] = '\0';
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return nb_cli_usage_error(cmd, "%s: cannot write '%s': there is no directory '%s'", flag,
+                                  path, dir), 0;
+    if (access(dir, W_OK | X_OK) != 0 || (access(path, F_OK) == 0 && access(path, W_OK) != 0))
+        return nb_cli_usage_error(cmd, "%s: cannot write '%s': %s", flag, path, strerror(errno)), 0;
+    return 1;
 }
 
 int nb_cli_exit_for(nb_status s)

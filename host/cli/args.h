@@ -36,4 +36,23 @@ int nb_arg_acts(const char *cmd, const char *flag, const char *s, nb_act *acts, 
 /* Map a library status to the tool's exit status. */
 int nb_cli_exit_for(nb_status s);
 
+/* Set by --verbose (any command): library errors keep their source
+ * locations. */
+extern int nb_cli_verbose;
+/* nb_last_error() as the tool shows it: without the library's source
+ * locations (" (host/x.c:12)"), unless nb_cli_verbose. */
+const char *nb_cli_error(void);
+/* Print "nabla CMD: <library error>"; return the exit status for s. */
+int nb_cli_fail(const char *cmd, nb_status s);
+
+/* Concatenate n option tables, each ending in a zero entry, into out (cap
+ * entries), zero-terminated; 0 when they do not fit. */
+struct option;
+int nb_cli_options(struct option *out, int cap, const struct option *const *tables, int n);
+
+/* Check before any work that a file can be written at path: its directory
+ * exists and is writable, and path is not a directory or other non-regular
+ * file. 0 after printing "nabla CMD: FLAG: why". */
+int nb_cli_check_output(const char *cmd, const char *flag, const char *path);
+
 #endif

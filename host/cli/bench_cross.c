@@ -62,7 +62,7 @@ static double point(nb_backend *be, const nb_bench_spec *s, const nb_dataset *d,
         qsort(v, CROSS_REPS, sizeof *v, cmp_double);
         r = v[CROSS_REPS / 2];
     } else {
-        fprintf(stderr, "nabla bench: --crossover: %s: %s\n", nb_backend_name(be), nb_last_error());
+        fprintf(stderr, "nabla bench: --crossover: %s: %s\n", nb_backend_name(be), nb_cli_error());
     }
     nb_model_free(m);
     return r;
@@ -75,7 +75,7 @@ static int pick_opencl(const char *asked, char *dev, size_t n, char *why, size_t
     int count = 0, pick;
     if (asked && strncmp(asked, "opencl:", 7) == 0) return snprintf(dev, n, "%s", asked), 1;
     if (nb_opencl_devices(info, 64, &count, &pick) != NB_OK || count == 0) {
-        snprintf(why, wn, "%s", count == 0 && !nb_last_error()[0] ? "no OpenCL device" : nb_last_error());
+        snprintf(why, wn, "%s", count == 0 && !nb_cli_error()[0] ? "no OpenCL device" : nb_cli_error());
         return 0;
     }
     snprintf(dev, n, "opencl:%d.%d", info[0].platform, info[0].device);
@@ -114,18 +114,18 @@ int nb_bench_crossover(nb_bench_cross *x, const char *opencl_device, const nb_be
     int code = NB_EXIT_OK;
     if (pick_opencl(opencl_device, cl, sizeof cl, why, sizeof why) &&
         nb_backend_create(cl, &ocl) != NB_OK) {
-        fprintf(stderr, "nabla bench: --crossover: --device %s: %s\n", cl, nb_last_error());
+        fprintf(stderr, "nabla bench: --crossover: --device %s: %s\n", cl, nb_cli_error());
         return NB_EXIT_DEVICE; /* a device that was named or listed must work */
     }
     if (nb_backend_create("cpu", &cpu) != NB_OK) {
-        fprintf(stderr, "nabla bench: --crossover: cpu: %s\n", nb_last_error());
+        fprintf(stderr, "nabla bench: --crossover: cpu: %s\n", nb_cli_error());
         nb_backend_free(ocl);
         return NB_EXIT_FAIL;
     }
     if (ocl) snprintf(x->opencl, sizeof x->opencl, "%s", nb_backend_name(ocl));
     nb_status st = nb_bench_dataset(x->widths, x->n_widths, x->n, c->seed, &d);
     if (st != NB_OK) {
-        fprintf(stderr, "nabla bench: --crossover: data: %s\n", nb_last_error());
+        fprintf(stderr, "nabla bench: --crossover: data: %s\n", nb_cli_error());
         code = NB_EXIT_FAIL;
         goto done;
     }

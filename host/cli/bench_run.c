@@ -444,7 +444,7 @@ static nb_status time_reps(nb_backend *be, nb_model *m, const nb_bench_spec *s,
 static void set_error(nb_bench_result *r, const char *what, nb_status st)
 {
     snprintf(r->error, sizeof r->error, "%s: %s", what,
-             nb_last_error()[0] ? nb_last_error() : nb_status_str(st));
+             nb_cli_error()[0] ? nb_cli_error() : nb_status_str(st));
 }
 
 int nb_bench_measure(const nb_bench_spec *s, const nb_dataset *d, const char *device,

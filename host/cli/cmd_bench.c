@@ -187,7 +187,7 @@ static int make_devices(const char *device, char devs[][32])
     int n = 0, pick, k = 0;
     snprintf(devs[k++], 32, "cpu");
     if (nb_opencl_devices(info, MAX_DEVICES - 1, &n, &pick) != NB_OK) {
-        fprintf(stderr, "nabla bench: cpu only, no OpenCL: %s\n", nb_last_error());
+        fprintf(stderr, "nabla bench: cpu only, no OpenCL: %s\n", nb_cli_error());
         return k;
     }
     for (int i = 0; i < n && k < MAX_DEVICES; i++)
@@ -216,7 +216,7 @@ static int run_all(const bench_args *a, const nb_bench_spec *specs, int n_specs)
         nb_status st = nb_bench_dataset(s->widths, s->n_widths, s->n, a->cfg.seed, &d);
         if (st == NB_OK) st = nb_bench_reference(s, d, a->cfg.seed, &ref0, &ref, &n_ref);
         if (st != NB_OK) { /* e.g. a batch too large for the model's scratch: 2 */
-            fprintf(stderr, "nabla bench: %s: %s\n", s->name, nb_last_error());
+            fprintf(stderr, "nabla bench: %s: %s\n", s->name, nb_cli_error());
             nb_dataset_free(d);
             code = nb_cli_exit_for(st);
             break;

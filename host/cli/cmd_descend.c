@@ -251,12 +251,12 @@ static int run(descend_args *a)
     int code = NB_EXIT_OK;
     char stopped[256];
     if (st == NB_ERR_NONFINITE || st == NB_ERR_DIVERGED) {
-        const char *why = res.why[0] ? res.why : nb_last_error();
+        const char *why = res.why[0] ? res.why : nb_cli_error();
         snprintf(stopped, sizeof stopped, "stopped: %s%s",
                  strncmp(why, "diverged", 8) == 0 ? "" : "diverged: ", why);
         code = NB_EXIT_FAIL;
     } else if (st != NB_OK) {
-        fprintf(stderr, "nabla descend: %s\n", nb_last_error());
+        fprintf(stderr, "nabla descend: %s\n", nb_cli_error());
         free(t.k), free(t.x);
         if (plot) fclose(plot), remove(a->plot);
         return nb_cli_exit_for(st);
@@ -304,8 +304,7 @@ static int run(descend_args *a)
 static const struct option own_opts[] = {
     {"fn", required_argument, 0, 'f'},          {"start", required_argument, 0, 's'},
     {"print-every", required_argument, 0, 'p'}, {"plot", required_argument, 0, 'o'},
-    {"help", no_argument, 0, 'h'},
-};
+    {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
 
 static int parse_opt(int c, const char *v, descend_args *a, int *epochs_set)
 {
@@ -326,7 +325,8 @@ static int parse_opt(int c, const char *v, descend_args *a, int *epochs_set)
 int nb_cmd_descend(int argc, char **argv)
 {
     struct option opts[64];
-    if (!nb_sched_merge_options(own_opts, (int)(sizeof own_opts / sizeof *own_opts), opts, 64))
+    const struct option *const tables[] = {own_opts, nb_sched_options};
+    if (!nb_cli_options(opts, 64, tables, 2))
         return nb_cli_usage_error("descend", "internal: too many options");
     descend_args a;
     memset(&a, 0, sizeof a);

@@ -35,7 +35,7 @@ int nb_cmd_devices(int argc, char **argv)
     int n = 0, pick = -1;
     printf("cpu          pure-C backend (always available)\n");
     if (nb_opencl_devices(d, 64, &n, &pick) != NB_OK) {
-        printf("opencl       none: %s\n", nb_last_error());
+        printf("opencl       none: %s\n", nb_cli_error());
         printf("auto         -> cpu\n");
         return NB_EXIT_OK;
     }

@@ -24,10 +24,31 @@ static const char main_help[] =
     "\n"
     "Run 'nabla <command> --help' for a command's options.\n"
     "  -h, --help       this help\n"
-    "  --version        print the version\n";
+    "  --version        print the version\n"
+    "  --verbose        (with any command) error messages name nabla's source\n"
+    "                   location too\n";
 
 int main(int argc, char **argv)
 {
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return NB_EXIT_USAGE;
+    }
+    /* --verbose works with every command: it is taken out here, before
+     * the command parses its own flags. */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) { /* the rest is not for us */
+            while (i < argc) argv[n++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--verbose") == 0)
+            nb_cli_verbose = 1;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     if (argc < 2) {
         fputs(main_help, stderr);
         return NB_EXIT_USAGE;

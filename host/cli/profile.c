@@ -48,7 +48,7 @@ int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
     nb_status st = nb_backend_create(device, be);
     if (st != NB_OK) {
         fprintf(stderr, "nabla %s: --device %s: %s\n", cmd, device ? device : "auto",
-                nb_last_error());
+                nb_cli_error());
         /* A device the user named explicitly must not fail quietly. */
         return st == NB_ERR_ARG ? NB_EXIT_USAGE : NB_EXIT_DEVICE;
     }

@@ -85,16 +85,6 @@ const char nb_sched_help[] =
     "                      the last good parameters and exit status 1\n"
     "  --check-every N     updates between divergence checks (default 1)\n";
 
-int nb_sched_merge_options(const struct option *opts, int n, struct option *out, int cap)
-{
-    int m = 0;
-    while (nb_sched_options[m].name) m++;
-    if (n + m + 1 > cap) return 0;
-    memcpy(out, opts, (size_t)n * sizeof *out);
-    memcpy(out + n, nb_sched_options, (size_t)(m + 1) * sizeof *out);
-    return 1;
-}
-
 /* "30s", "5m", "2h", "1.5" (seconds). */
 static int parse_duration(const char *cmd, const char *s, double *out)
 {

@@ -16,10 +16,6 @@ enum { NB_SCHED_OPT_BASE = 1000 };
 /* The long options, terminated by a zero entry. */
 extern const struct option nb_sched_options[];
 
-/* Append nb_sched_options to opts (n entries, no terminator) into out
- * (room for cap entries), terminated. Returns 0 if it does not fit. */
-int nb_sched_merge_options(const struct option *opts, int n, struct option *out, int cap);
-
 /* Is c one of ours? */
 static inline int nb_sched_is_opt(int c) { return c >= NB_SCHED_OPT_BASE && c < NB_SCHED_OPT_BASE + 64; }
 

@@ -1,0 +1,296 @@
+/*
+ * train_run.c — the body of `nabla train`: load the data, hold out the
+ * validation rows, build (or resume) the model, train with the epoch
+ * report, and end every way a run can end — budget, rule, divergence,
+ * Ctrl-C — with the same last lines, log and plot.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/profile.h"
+#include "cli/train_args.h"
+#include "cli/train_report.h"
+
+/* The signal that asked the run to stop (SIGINT, SIGTERM), or 0. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* Ctrl-C and SIGTERM end the run after the update in progress; the
+ * handler is one-shot, so a second one ends the process at once. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Widths and activations from the flags and the data; 0 after an error. */
+static int build_arch(train_args *a, const nb_dataset *d)
+{
+    int in = nb_dataset_inputs(d), out = nb_dataset_outputs(d), k = nb_dataset_classes(d);
+    const char *name = nb_data_name(&a->data);
+    if (a->n_widths == 0) {
+        a->widths[0] = in, a->widths[1] = 32, a->widths[2] = out;
+        a->n_widths = 3;
+    } else if (a->widths[0] != in) {
+        return nb_cli_usage_error("train", "--layers: the input width is %d but %s has %d "
+                                           "features", a->widths[0], name, in), 0;
+    } else if (a->widths[a->n_widths - 1] != out) {
+        int w = a->widths[a->n_widths - 1];
+        if (k > 0)
+            return nb_cli_usage_error("train", "--layers: the output width is %d but %s has %d "
+                                               "classes (labels 0 to %d)", w, name, k, k - 1), 0;
+        return nb_cli_usage_error("train", "--layers: the output width is %d but %s has %d "
+                                           "target%s", w, name, out, out == 1 ? "" : "s"), 0;
+    }
+    int L = a->n_widths - 1;
+    if (a->n_acts == 0) a->acts[0] = NB_ACT_SIGMOID, a->n_acts = 1;
+    if (a->n_acts != 1 && a->n_acts != L)
+        return nb_cli_usage_error("train", "--act: give one activation or %d (one per layer), "
+                                           "not %d", L, a->n_acts), 0;
+    for (int l = L - 1; l >= 0; l--) {
+        a->acts[l] = a->acts[a->n_acts == 1 ? 0 : l];
+        if (a->acts[l] == NB_ACT_SOFTMAX)
+            return nb_cli_usage_error("train", "--act: softmax comes with --loss xent, not "
+                                               "--act"), 0;
+    }
+    a->n_acts = L;
+    if (a->loss == NB_LOSS_XENT) a->acts[L - 1] = NB_ACT_SOFTMAX;
+    return 1;
+}
+
+/* Hold out the validation rows (views: no copy of the data). */
+static int split(train_args *a, nb_dataset **all, nb_dataset **tr, nb_dataset **va)
+{
+    size_t rows = nb_dataset_rows(*all);
+    if (a->val == 0.0) {
+        *tr = *all, *va = NULL, *all = NULL;
+        return 0;
+    }
+    double n_val = round((double)rows * a->val);
+    if (n_val < 1.0 || n_val >= (double)rows)
+        return nb_cli_usage_error("train", "--val %g: %s has %zu row%s, too few to hold out %g%% "
+                                           "for validation and train on the rest (--val 0 trains "
+                                           "on all)", a->val, nb_data_name(&a->data), rows,
+                                  rows == 1 ? "" : "s", 100.0 * a->val);
+    nb_status st = nb_dataset_split_views(*all, a->val, a->opt.seed, tr, va);
+    nb_dataset_free(*all);
+    *all = NULL;
+    return st == NB_OK ? 0 : nb_cli_fail("train", st);
+}
+
+/* The model's class names from the data's (named labels). */
+static int name_classes(nb_model *m, const nb_dataset *d)
+{
+    int k = nb_dataset_classes(d);
+    if (k == 0 || !nb_dataset_class_name(d, 0)) return 0;
+    const char **names = malloc((size_t)k * sizeof *names);
+    if (!names) return nb_cli_usage_error("train", "out of memory");
+    for (int i = 0; i < k; i++) names[i] = nb_dataset_class_name(d, i);
+    nb_status st = nb_model_set_class_names(m, k, names);
+    free(names);
+    return st == NB_OK ? 0 : nb_cli_fail("train", st);
+}
+
+/* The model's standardisation from the training rows. */
+static int standardize(nb_model *m, const nb_dataset *tr)
+{
+    size_t n = (size_t)nb_dataset_inputs(tr);
+    float *mean = malloc(n * sizeof *mean), *std = malloc(n * sizeof *std);
+    nb_status st = mean && std ? nb_dataset_feature_stats(tr, mean, std) : NB_ERR_NOMEM;
+    if (st == NB_OK) st = nb_model_set_standardization(m, mean, std);
+    free(mean);
+    free(std);
+    if (st == NB_ERR_NOMEM && !mean) return nb_cli_usage_error("train", "out of memory");
+    return st == NB_OK ? 0 : nb_cli_fail("train", st);
+}
+
+/* "64-32-10 relu/xent": the widths, then one activation name when every
+ * layer has it (xent's softmax goes without saying), else each layer's. */
+static void arch_text(const train_args *a, char *buf, size_t n)
+{
+    int L = a->n_widths - 1, hidden = a->loss == NB_LOSS_XENT && L > 1 ? L - 1 : L, same = 1;
+    size_t len = 0;
+    for (int i = 0; i <= L && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%d%s", a->widths[i], i < L ? "-" : " ");
+    for (int l = 1; l < hidden; l++) same &= a->acts[l] == a->acts[0];
+    for (int l = 0; l < (same ? 1 : hidden) && len < n; l++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", l ? "," : "", nb_act_name(a->acts[l]));
+    if (len < n) snprintf(buf + len, n - len, "/%s", nb_loss_name(a->loss));
+}
+
+static void print_header(const train_args *a, const nb_dataset *tr, const nb_dataset *va,
+                         const nb_backend *be)
+{
+    char arch[512];
+    arch_text(a, arch, sizeof arch);
+    printf("nabla: %s, %s, %zu train + %zu val rows, ", nb_data_name(&a->data), arch,
+           nb_dataset_rows(tr), va ? nb_dataset_rows(va) : (size_t)0);
+    if (a->opt.batch == 0 || a->opt.batch >= nb_dataset_rows(tr))
+        printf("full batch");
+    else
+        printf("batch %zu", a->opt.batch);
+    const nb_schedule *sc = &a->opt.schedule;
+    printf(", %s, lr %g%s%s, seed %llu, device %s\n", nb_optim_name(sc->optim), sc->lr,
+           sc->lr_kind != NB_LR_CONSTANT ? " " : "",
+           sc->lr_kind != NB_LR_CONSTANT ? nb_lr_kind_name(sc->lr_kind) : "",
+           (unsigned long long)a->opt.seed, nb_backend_name(be));
+    if (sc->line_search) printf("line search: Armijo c = %g, from alpha = %g\n", sc->armijo_c, sc->lr);
+}
+
+/* The plot's title: the architecture and the data. */
+static void plot_title(const train_args *a, char *buf, size_t n)
+{
+    char arch[512];
+    arch_text(a, arch, sizeof arch);
+    snprintf(buf, n, "%s on %s", arch, nb_data_name(&a->data));
+}
+
+/* The last lines of every run that trained: why it stopped, where it ended. */
+static void print_end(const train_args *a, nb_status st, const nb_result *res, const nb_dataset *va)
+{
+    bool diverged = st == NB_ERR_NONFINITE || st == NB_ERR_DIVERGED;
+    printf("stopped: %s%s\n", res->why, diverged ? "; the last good parameters were restored" : "");
+    printf("final: loss %.6g", res->loss);
+    if (va && isfinite(res->val_loss)) printf("  val_loss %.6g", res->val_loss);
+    if (va && nb_dataset_classes(va) > 0 && isfinite(res->val_acc))
+        printf("  val_acc %.2f%%", 100.0 * res->val_acc);
+    printf("  in %.2fs\n", res->seconds);
+    if (a->opt.save && !diverged) printf("checkpoint: %s\n", a->opt.save);
+}
+
+/* Exit status of a run that returned st and stopped as res says. */
+static int exit_status(nb_status st, const nb_result *res)
+{
+    if (st == NB_OK && res->halt == NB_HALT_INTERRUPTED)
+        return stop_signal == SIGTERM ? 143 : 130; /* 128 + the signal, as shells do */
+    if (st == NB_OK) return NB_EXIT_OK;
+    /* Once training has begun, a failed write (a full disk) is a failed
+     * run, not bad input: the input was fine. */
+    return st == NB_ERR_IO ? NB_EXIT_FAIL : nb_cli_exit_for(st);
+}
+
+/* Load the data, with the class names of a resumed model. */
+static int load(train_args *a, const nb_model *resumed, nb_dataset **all)
+{
+    nb_csv_options csv = a->data.csv;
+    const char *names[256];
+    int k = resumed ? nb_model_width(resumed, nb_model_layers(resumed)) : 0;
+    if (resumed && nb_model_class_name(resumed, 0) && k <= 256) {
+        for (int i = 0; i < k; i++) names[i] = nb_model_class_name(resumed, i);
+        csv.class_names = names, csv.n_class_names = k;
+    }
+    return nb_data_load("train", &a->data, &csv, all);
+}
+
+int nb_train_run(train_args *a)
+{
+    nb_dataset *all = NULL, *tr = NULL, *va = NULL;
+    nb_backend *be = NULL;
+    nb_model *m = NULL;
+    FILE *log = NULL;
+    int code;
+    nb_status st;
+    nb_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (a->opt.resume) { /* the model first: its class names read the labels */
+        if ((code = nb_cli_open_backend("train", a->device, &be)) != 0) goto done;
+        if ((st = nb_model_load(be, a->opt.resume, &m)) != NB_OK) {
+            fprintf(stderr, "nabla train: --resume: %s\n", nb_cli_error());
+            code = nb_cli_exit_for(st);
+            goto done;
+        }
+    }
+    if ((code = load(a, m, &all)) != 0) goto done;
+    if (a->opt.resume)
+        code = nb_train_adopt_arch(a, m, all);
+    else
+        code = build_arch(a, all) ? 0 : NB_EXIT_USAGE;
+    if (code != 0) goto done;
+    if ((code = split(a, &all, &tr, &va)) != 0) goto done;
+    if (!be && (code = nb_cli_open_backend("train", a->device, &be)) != 0) goto done;
+    if (!m) {
+        st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->opt.seed, &m);
+        if (st != NB_OK) {
+            code = nb_cli_fail("train", st);
+            goto done;
+        }
+        if ((code = name_classes(m, tr)) != 0) goto done;
+        if (a->standardize && (code = standardize(m, tr)) != 0) goto done;
+    }
+    if (a->log && !(log = fopen(a->log, "w"))) {
+        code = nb_cli_usage_error("train", "--log: cannot open '%s' for writing", a->log);
+        goto done;
+    }
+    bool full = a->opt.batch == 0 || a->opt.batch >= nb_dataset_rows(tr);
+    if (a->print_every == 0) {
+        long limit = a->opt.schedule.max_epochs ? a->opt.schedule.max_epochs
+                                                : a->opt.schedule.max_iters;
+        a->print_every = full ? (limit > 0 ? (limit + 19) / 20 : 100) : 1;
+    }
+    rep.log = log;
+    rep.print_every = a->print_every;
+    rep.max_epochs = a->opt.schedule.max_epochs;
+    rep.rows = nb_dataset_rows(tr);
+    rep.classify = nb_dataset_classes(tr) > 0;
+    rep.bar = !full && isatty(fileno(stdout));
+    rep.keep_history = a->plot != NULL;
+    a->opt.on_epoch = nb_report_epoch;
+    a->opt.on_batch = nb_report_batch;
+    a->opt.user = &rep;
+    a->opt.report_every = (log || a->plot) ? 1 : a->print_every;
+    print_header(a, tr, va, be);
+    fflush(stdout);
+    if (a->profile && (st = nb_backend_profile_enable(be, 1)) != NB_OK) {
+        code = nb_cli_fail("train", st);
+        goto done;
+    }
+    nb_result res;
+    stop_signal = 0;
+    a->opt.interrupt = &stop_signal;
+    catch_stop_signals();
+    st = nb_train(m, tr, va, &a->opt, &res);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    nb_report_clear_bar(&rep);
+    bool trained = st == NB_OK || st == NB_ERR_NONFINITE || st == NB_ERR_DIVERGED;
+    int plot_failed = 0;
+    if (trained && a->plot && rep.n > 0) {
+        char title[1024];
+        plot_title(a, title, sizeof title);
+        plot_failed = nb_report_plot(&rep, a->plot, a->plot_log, title) != 0; /* says why */
+    }
+    if (!trained) {
+        fprintf(stderr, "nabla train: %s\n", nb_cli_error());
+        code = exit_status(st, &res);
+        goto done;
+    }
+    print_end(a, st, &res, va);
+    if (a->profile) nb_cli_print_profile(stdout, be, res.seconds);
+    if (a->plot && rep.n > 0 && !plot_failed) printf("plot: %s\n", a->plot);
+    code = exit_status(st, &res);
+    if (code == NB_EXIT_OK && plot_failed) code = NB_EXIT_FAIL;
+done:
+    if (log && fclose(log) != 0 && code == NB_EXIT_OK) {
+        fprintf(stderr, "nabla train: --log: write to '%s' failed\n", a->log);
+        code = NB_EXIT_FAIL;
+    }
+    nb_report_free(&rep);
+    nb_model_free(m);
+    nb_backend_free(be);
+    nb_dataset_free(all);
+    nb_dataset_free(tr);
+    nb_dataset_free(va);
+    return code;
+}
