@@ -227,9 +227,7 @@ static void print_report(const eval_args *a, const nb_model *m, const nb_dataset
     size_t rows = nb_dataset_rows(d);
     char buf[32];
     if (a->json) {
-        json_t *o = json_pack("{s:I, s:s, s:f}", "rows", (json_int_t)rows, "data",
-                              nb_data_name(&a->data), "loss", loss);
-        if (a->rows_note[0]) json_object_set_new(o, "rows_used", json_string(a->rows_note));
+        json_t *o = json_pack("{s:I, s:f}", "rows", (json_int_t)rows, "loss", loss);
         if (cm) {
             json_t *classes = json_array(), *conf = json_array();
             json_object_set_new(o, "accuracy", json_real(acc));
@@ -249,6 +247,8 @@ static void print_report(const eval_args *a, const nb_model *m, const nb_dataset
             json_object_set_new(o, "classes", classes);
             json_object_set_new(o, "confusion", conf);
         }
+        json_object_set_new(o, "data", json_string(nb_data_name(&a->data)));
+        if (a->rows_note[0]) json_object_set_new(o, "rows_used", json_string(a->rows_note));
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
         printf("%s\n", text ? text : "{}");
         free(text);

@@ -47,12 +47,19 @@ static int build_arch(train_args *a, const nb_dataset *d)
         return nb_cli_usage_error("train", "--layers: the input width is %d but %s has %d "
                                            "features", a->widths[0], name, in), 0;
     } else if (a->widths[a->n_widths - 1] != out) {
-        int w = a->widths[a->n_widths - 1];
-        if (k > 0)
-            return nb_cli_usage_error("train", "--layers: the output width is %d but %s has %d "
-                                               "classes (labels 0 to %d)", w, name, k, k - 1), 0;
         return nb_cli_usage_error("train", "--layers: the output width is %d but %s has %d "
-                                           "target%s", w, name, out, out == 1 ? "" : "s"), 0;
+                                           "%s", a->widths[a->n_widths - 1], name, out,
+                                  k > 0 ? "classes" : out == 1 ? "target" : "targets"), 0;
+    } else if (k > 0 && !nb_dataset_class_name(d, 0)) {
+        /* The loader took the width as the class count (a larger label is
+         * an error at its place); fewer classes than outputs is as wrong. */
+        const int32_t *lab = nb_dataset_labels(d);
+        int top = 0;
+        for (size_t i = 0; i < nb_dataset_rows(d); i++) top = lab[i] > top ? lab[i] : top;
+        if (top + 1 < k)
+            return nb_cli_usage_error("train", "--layers: the output width is %d but the labels "
+                                               "of %s go up to %d: %d classes", k, name, top,
+                                      top + 1), 0;
     }
     int L = a->n_widths - 1;
     if (a->n_acts == 0) a->acts[0] = NB_ACT_SIGMOID, a->n_acts = 1;
@@ -185,11 +192,18 @@ static int exit_status(nb_status st, const nb_result *res)
 static int load(train_args *a, const nb_model *resumed, nb_dataset **all)
 {
     nb_csv_options csv = a->data.csv;
+    /* Labels beyond the output width are errors at their file position. */
+    if (!resumed && a->n_widths > 0 && !csv.regression && csv.targets == 0)
+        csv.classes = a->widths[a->n_widths - 1];
     const char *names[256];
     int k = resumed ? nb_model_width(resumed, nb_model_layers(resumed)) : 0;
-    if (resumed && nb_model_class_name(resumed, 0) && k <= 256) {
-        for (int i = 0; i < k; i++) names[i] = nb_model_class_name(resumed, i);
-        csv.class_names = names, csv.n_class_names = k;
+    if (resumed && !csv.regression && csv.targets == 0) {
+        if (nb_model_class_name(resumed, 0) && k <= 256) {
+            for (int i = 0; i < k; i++) names[i] = nb_model_class_name(resumed, i);
+            csv.class_names = names, csv.n_class_names = k;
+        } else {
+            csv.classes = k;
+        }
     }
     return nb_data_load("train", &a->data, &csv, all);
 }
