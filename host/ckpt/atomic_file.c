@@ -378,11 +378,12 @@ static void remove_stale(const char *dir, const char *base)
 /* ------------------------------------------------------------ locks
  *
  * flock(2), not fcntl locks: an fcntl lock belongs to the process and
- * goes away when any descriptor of the file closes, so a save that opened
- * the sidecar only to look it up would drop a run's lock. A flock belongs
- * to one open file description, and it conflicts with a second one even
- * inside the same process; the registry says which sidecars this process
- * holds through nb_save_lock, so that its own saves proceed.
+ * goes away when any descriptor of the file closes, and never conflicts
+ * within the process. A flock belongs to one open file description and
+ * conflicts with a second one even inside the same process; the registry
+ * says which sidecars this process holds through nb_save_lock, so that
+ * its own saves proceed. One mutex covers the registry and every take and
+ * release, so two threads never both find a sidecar free of their own.
  */
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -432,30 +433,35 @@ static nb_status lock_take(const char *call, const char *shown, const char *targ
     l->fd = -1;
     l->path = lp;
     nb_status st = NB_OK;
-    /* One thread at a time from here to the registry: two threads of one
-     * process must not both find the sidecar free of their own lock. */
     pthread_mutex_lock(&registry_mu);
     for (int tries = 0;; tries++) {
         int err, fd = -1;
-        if (fault_hit(NB_ATOMIC_LOCK, &err))
-            errno = err;
-        else /* O_NOFOLLOW: a planted link must not make us create files elsewhere */
-            fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
         struct stat fs, ps;
-        if (fd < 0 || fstat(fd, &fs) != 0) {
-            err = errno;
-            if (fd >= 0) close(fd);
-            st = NB_FAIL(NB_ERR_IO, "%s: cannot create lock file %s for %s: %s", call, lp, shown,
-                         strerror(err));
-            break;
-        }
-        if (registry_find(fs.st_dev, fs.st_ino)) {
-            close(fd); /* a second description: closing it leaves the flock */
+        /* Held already? Looked up by name first, without opening the file:
+         * where flock is emulated by fcntl locks (NFS), closing a second
+         * descriptor would drop the lock this process holds. */
+        if (stat(lp, &ps) == 0 && registry_find(ps.st_dev, ps.st_ino)) {
             if (for_run)
                 st = NB_FAIL(NB_ERR_IO,
                              "%s: cannot save to %s: this process (pid %ld) already holds its "
                              "lock %s; two runs cannot save to one file",
                              call, shown, (long)getpid(), lp);
+            break;
+        }
+        if (fault_hit(NB_ATOMIC_LOCK, &err)) {
+            errno = err;
+        } else {
+            /* O_NOFOLLOW: a planted link must not make us create files
+             * elsewhere. A sidecar another user left (a killed run) may be
+             * read-only to us: flock needs no write access. */
+            fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+            if (fd < 0 && errno == EACCES) fd = open(lp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0 || fstat(fd, &fs) != 0) {
+            err = errno;
+            if (fd >= 0) close(fd);
+            st = NB_FAIL(NB_ERR_IO, "%s: cannot create lock file %s for %s: %s", call, lp, shown,
+                         strerror(err));
             break;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -494,7 +500,8 @@ static nb_status lock_take(const char *call, const char *shown, const char *targ
             break;
         }
         /* Our pid, for the message of a writer refused while we hold it;
-         * only informative, so a failure to write it changes nothing. */
+         * only informative, so a failure to write it (a read-only
+         * descriptor) changes nothing. */
         char txt[24];
         int len = snprintf(txt, sizeof txt, "%ld\n", (long)getpid());
         if (ftruncate(fd, 0) == 0) {

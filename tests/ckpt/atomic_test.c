@@ -314,6 +314,14 @@ static void test_lock_refuses_another_process(void **state)
     OK(save(target, "v3"));
     assert_string_equal(contents(target), "v3");
     assert_false(exists(side));
+
+    /* A leftover sidecar this user cannot write (one of a killed run of
+     * someone else's): flock needs no write access, so it still locks. */
+    touch(side);
+    assert_int_equal(chmod(side, 0444), 0);
+    OK(save(target, "v4"));
+    assert_string_equal(contents(target), "v4");
+    assert_false(exists(side));
 }
 
 static void test_lock_same_process(void **state)
