@@ -46,7 +46,6 @@ struct nb_target_lock {
     dev_t dev;        /* its identity: the registry's key               */
     ino_t ino;
     pid_t owner;      /* taker; a forked child inherits the memory only */
-    int registered;   /* taken by nb_save_lock: in the registry         */
     char *path;       /* the sidecar's path                             */
     nb_target_lock *next;
 };
@@ -472,6 +471,8 @@ static nb_status lock_take(const char *call, const char *shown, const char *targ
             }
             if (err == EWOULDBLOCK) {
                 long pid = holder_pid(fd);
+                /* A holder that could not write its pid leaves an older one. */
+                if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) pid = 0;
                 if (pid > 0)
                     st = NB_FAIL(NB_ERR_IO,
                                  "%s: cannot save to %s: process %ld%s is saving to it (lock %s); "
@@ -512,8 +513,7 @@ static nb_status lock_take(const char *call, const char *shown, const char *targ
         l->dev = fs.st_dev;
         l->ino = fs.st_ino;
         l->owner = getpid();
-        if (for_run) {
-            l->registered = 1;
+        if (for_run) { /* nb_save_lock's: this process's saves run under it */
             l->next = registry;
             registry = l;
         }
