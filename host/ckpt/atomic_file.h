@@ -20,9 +20,10 @@
  *     target removes those whose process is gone, that are regular files
  *     owned by the same user and exactly match that pattern; a live
  *     process's are never touched.
- *   - Saves to one target are serialised by an advisory lock (flock(2)) on
- *     a sidecar ".<name>.lock" in the target's directory: the target itself
- *     is replaced on every save, so it cannot carry a lock. A save takes
+ *   - Two writers never interleave saves to one target: an advisory lock
+ *     (flock(2), never waited for) on a sidecar ".<name>.lock" in the
+ *     target's directory (the target itself is replaced on every save
+ *     and cannot carry a lock) refuses the second. A save takes
  *     the lock for its own duration, or runs under one its process already
  *     holds through nb_save_lock (a training run holds it from start to
  *     end). A second writer is refused with NB_ERR_IO naming the file and,
