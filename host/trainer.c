@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "ckpt/atomic_file.h"
 #include "ckpt/checkpoint.h"
 #include "descent.h"
 #include "clock.h"
@@ -43,6 +44,7 @@ typedef struct trainer {
     long epoch;       /* epochs finished (for progress callbacks)          */
     double t0, last_progress;
     float *host_state; /* checkpoints: the optimizer state read back        */
+    nb_target_lock *save_lock; /* o->save's, held for the whole run          */
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -262,6 +264,7 @@ static void trainer_free(trainer *t)
     nb_be_free(be, &t->bad);
     for (int i = 0; i < 3; i++) nb_be_free(be, &t->snap[i]);
     free(t->perm);
+    nb_save_unlock(t->save_lock);
 }
 
 nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
@@ -279,6 +282,12 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
                                    "for this model; use at most %zu", o->batch, max_rows);
     t.batch = full ? train->rows : o->batch;
     size_t cap = t.batch < max_rows ? t.batch : max_rows;
+    /* A checkpoint path that cannot work, or one another run is saving
+     * to, must fail now, not after the first save_every epochs. */
+    if (o->save) {
+        NB_TRY(nb_atomic_check_target("nb_train", o->save));
+        NB_TRY(nb_save_lock("nb_train", o->save, &t.save_lock));
+    }
 
     nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
     NB_CHECK(alloc_schedule(&t, &o->schedule));

@@ -2,7 +2,9 @@
  * kill_test.c — crash safety of checkpoints: `nabla train --save F
  * --save-every 1` is killed with SIGKILL at random moments, many times,
  * and after every kill F (once it exists) must load as a valid model: a
- * save is either complete under its name or not there at all.
+ * save is either complete under its name or not there at all. The temp
+ * files and lock files the kills leave behind are cleared by the next
+ * run's saves: one run to the end leaves only F.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <time.h>
 
@@ -23,6 +26,18 @@ static void sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
+}
+
+/* Entries of tmpdir whose names start with prefix. */
+static int entries_starting(const char *prefix)
+{
+    DIR *d = opendir(tmpdir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
 }
 
 static void test_sigkill_never_corrupts(void **state)
@@ -64,6 +79,15 @@ static void test_sigkill_never_corrupts(void **state)
     }
     print_message("%d of %d kills left a checkpoint; all loaded\n", loaded, KILLS);
     assert_true(loaded >= KILLS / 2); /* the test really killed during saving */
+
+    /* Killed saves leave their temp files; a run's saves remove those of
+     * dead processes, and its lock file goes when it ends. */
+    print_message("%d temp files left by the kills\n", entries_starting(".run.safetensors.tmp-"));
+    setenv("NABLA_DEVICE", "cpu", 1);
+    assert_int_equal(run("train", "--batch", "full", "--epochs", "2", "--save", ck, (char *)NULL), 0);
+    assert_int_equal(entries_starting(".run.safetensors.tmp-"), 0);
+    assert_int_equal(entries_starting(".run.safetensors.lock"), 0);
+    assert_int_equal(access(ck, F_OK), 0);
     nb_backend_free(be);
 }
 

@@ -351,8 +351,9 @@ static void test_write_errors(void **state)
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
         FAILS(nb_st_write(p, &e[i], 1, NULL, NULL, 0), NB_ERR_ARG, why[i]);
     FAILS(nb_st_write(NULL, t, 1, NULL, NULL, 0), NB_ERR_ARG, "NULL");
+    /* The save's lock file is the first thing it creates. */
     FAILS(nb_st_write(tmp_path("no/such/dir/x"), t, 1, NULL, NULL, 0), NB_ERR_IO,
-          "cannot create temp file");
+          "cannot create lock file");
     assert_int_equal(dir_entries(), 1);
 }
 
@@ -711,18 +712,21 @@ static void test_atomic_faults(void **state)
     const char *k[] = {"epoch"}, *v_old[] = {"1"}, *v_new[] = {"2"};
 
     /* The new file's expected bytes, and how many calls of each kind a
-     * save makes. */
+     * save over an existing file makes (only that one carries a mode). */
+    OK(nb_st_write(p, &t_old, 1, k, v_old, 1));
     nb_atomic_reset_faults();
     OK(nb_st_write(p, &t_new, 1, k, v_new, 1));
     long calls[NB_ATOMIC_N_OPS];
     for (int op = 0; op < NB_ATOMIC_N_OPS; op++) calls[op] = nb_atomic_op_count((nb_atomic_op)op);
     assert_true(calls[NB_ATOMIC_WRITE] >= 3);
+    assert_int_equal(calls[NB_ATOMIC_LOCK], 1);
+    assert_int_equal(calls[NB_ATOMIC_MODE], 1);
     size_t s_new, s_old, s;
     unsigned char *b_new = slurp(p, &s_new);
     OK(nb_st_write(p, &t_old, 1, k, v_old, 1));
     unsigned char *b_old = slurp(p, &s_old);
 
-    static const char *names[] = {"open", "write", "fsync", "close", "rename", "dirsync"};
+    static const char *names[] = {"open", "write", "fsync", "close", "rename", "dirsync", "lock", "mode"};
     for (int op = 0; op < NB_ATOMIC_N_OPS; op++)
         for (long nth = 1; nth <= calls[op]; nth++) {
             int err = op == NB_ATOMIC_WRITE ? ENOSPC : EIO;
@@ -767,7 +771,7 @@ static void test_atomic_faults(void **state)
     nb_atomic_file *af = NULL;
     OK(nb_atomic_open(p, &af));
     OK(nb_atomic_write(af, "x", 1));
-    assert_int_equal(dir_entries(), 2);
+    assert_int_equal(dir_entries(), 3); /* the target, the temp file, the lock */
     nb_atomic_abort(af);
     OK(nb_atomic_open(p, &af));
     nb_atomic_set_fault(NB_ATOMIC_WRITE, 1, EIO);
