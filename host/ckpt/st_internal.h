@@ -30,6 +30,7 @@ struct nb_st_file {
     const nb_st_tensor **by_name; /* (n) sorted by name, for nb_st_find            */
     const char **keys, **vals;    /* (n_meta) the caller's metadata, in file order */
     size_t n_meta;
+    int plain;                    /* no nabla.* metadata: nothing to checksum      */
 };
 
 /* Tensors in data order, for the coverage check and the header digest. */
