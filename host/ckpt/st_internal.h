@@ -7,6 +7,7 @@
  * the reader; the little-endian codecs are defined here, inline, since
  * they run once per element. Nothing here is an API: no argument is
  * checked, and the format itself is documented in safetensors.h.
+ * import.c, which reads names from foreign files, borrows nb_st_shown.
  */
 #ifndef NB_CKPT_ST_INTERNAL_H
 #define NB_CKPT_ST_INTERNAL_H
