@@ -252,7 +252,11 @@ static nb_status open_model(nb_backend *be, const char *path, nb_st_file **f, nb
     NB_TRY(nb_st_read(path, NULL, f));
     const char *kind = nb_st_meta_get(*f, "nabla.kind");
     nb_status st = NB_OK;
-    if (!kind || (strcmp(kind, "model") && strcmp(kind, "checkpoint")))
+    if (!nb_st_is_nabla(*f))
+        st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: not a nabla model but plain safetensors "
+                                  "weights (no nabla metadata); build a model from them with "
+                                  "`nabla import` (nb_model_import)", path);
+    else if (!kind || (strcmp(kind, "model") && strcmp(kind, "checkpoint")))
         st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: not a nabla model (nabla.kind)", path);
     if (st == NB_OK)
         st = parse_arch(path, nb_st_meta_get(*f, "nabla.arch"), &n_layers, widths, acts, &loss);

@@ -23,8 +23,12 @@
  *                        entry, independent of JSON spelling and key order,
  *                        so that no single-bit change of the header can
  *                        silently rename a tensor or alter a metadata value.
- * A file without them (e.g. one written by another tool) is not a nabla
- * checkpoint and is refused.
+ * A file with no "nabla." metadata key at all, as other writers (Python's
+ * safetensors, PyTorch) make them, with or without a __metadata__ object
+ * of their own, is read as a plain safetensors file: every rule below
+ * holds but the checksums, which it does not carry. nb_st_is_nabla tells
+ * the two apart; a plain file is weights, never a nabla checkpoint. A
+ * file with some nabla.* key but no valid nabla.format is refused.
  *
  * Writing then reading then writing again gives a byte-identical file:
  * nb_st_tensors and nb_st_meta return exactly what nb_st_write takes.
@@ -98,14 +102,16 @@ typedef struct nb_st_file nb_st_file;
  * Nothing in the file is trusted. Checked, in this order: the header
  * length against the limit and the file size; the JSON's nesting (at most
  * 3 levels) and token count (bounded by the limits, which bounds the
- * parser's memory); JSON syntax, UTF-8 and duplicate keys (jansson); a
- * __metadata__ object with nabla.format = "1" (before the rest: another
- * version may differ in anything); the exact schema of every entry (dtype
+ * parser's memory); JSON syntax, UTF-8 and duplicate keys (jansson);
+ * __metadata__, when present, an object; unless the file is plain (no
+ * nabla.* key), nabla.format = "1" (before the rest: another version may
+ * differ in anything); the exact schema of every entry (dtype
  * "F32", shape of 0…4 integers ≥ 0, data_offsets two integers with
  * end − begin = 4 × elements); offsets that tile the data buffer exactly
  * (no overlap, gap or trailing byte); metadata values all strings and both
- * checksums present as 8 lowercase hex digits; the header checksum; then,
- * after reading the data, its checksum; then every value finite.
+ * checksums present as 8 lowercase hex digits and the header checksum
+ * (nabla files only); then, after reading the data, its checksum (nabla
+ * files only); then every value finite.
  *
  * Memory: the header (≤ max_header, freed after parsing), jansson's tree
  * of it (bounded through the token limit 16·max_tensors + 4·max_meta +
@@ -138,6 +144,9 @@ const nb_st_tensor *nb_st_find(const nb_st_file *f, const char *name);
  * them; borrowed. */
 void nb_st_meta(const nb_st_file *f, const char *const **keys, const char *const **vals,
                 size_t *n);
+/* 1 for a nabla file (its format version and both checksums verified),
+ * 0 for a plain safetensors file from another writer (no nabla.* key). */
+int nb_st_is_nabla(const nb_st_file *f);
 /* The value of metadata key (nabla's own keys included), or NULL; borrowed. */
 const char *nb_st_meta_get(const nb_st_file *f, const char *key);
 

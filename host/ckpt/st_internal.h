@@ -7,6 +7,7 @@
  * the reader; the little-endian codecs are defined here, inline, since
  * they run once per element. Nothing here is an API: no argument is
  * checked, and the format itself is documented in safetensors.h.
+ * import.c, which reads names from foreign files, borrows nb_st_shown.
  */
 #ifndef NB_CKPT_ST_INTERNAL_H
 #define NB_CKPT_ST_INTERNAL_H
@@ -30,6 +31,7 @@ struct nb_st_file {
     const nb_st_tensor **by_name; /* (n) sorted by name, for nb_st_find            */
     const char **keys, **vals;    /* (n_meta) the caller's metadata, in file order */
     size_t n_meta;
+    int plain;                    /* no nabla.* metadata: nothing to checksum      */
 };
 
 /* Tensors in data order, for the coverage check and the header digest. */

@@ -1,6 +1,7 @@
 /*
- * st_read.c — reading nabla's safetensors checkpoints: nb_st_read,
- * nb_st_read_mem, nb_st_free and the accessors (format in safetensors.h).
+ * st_read.c — reading nabla's safetensors checkpoints, and plain
+ * safetensors files from other writers: nb_st_read, nb_st_read_mem,
+ * nb_st_free and the accessors (format in safetensors.h).
  *
  * The reader trusts nothing: each size is checked against the file size
  * and the limits before anything is allocated for it, the JSON is
@@ -176,9 +177,11 @@ static int parse_hex8(const char *v, uint32_t *out)
     return v[8] == '\0';
 }
 
-/* The metadata: all strings, nabla's checksums present and well formed
- * (the version was checked first). Fills f's user arrays and kv (all but the header crc) and the
- * two checksums. kv has room for json_object_size(meta) entries. */
+/* The metadata: all strings and, in a nabla file, nabla's checksums
+ * present and well formed (the version was checked first). Fills f's user
+ * arrays and kv (all but the header crc) and the two checksums. kv has
+ * room for json_object_size(meta) entries; meta may be NULL (a plain file
+ * without metadata). */
 static nb_status parse_meta(const st_src *s, json_t *meta, nb_st_file *f, nb_st_kv *kv, size_t *nkv,
                             uint32_t *crc, uint32_t *hcrc)
 {
@@ -200,6 +203,7 @@ static nb_status parse_meta(const st_src *s, json_t *meta, nb_st_file *f, nb_st_
             f->vals[f->n_meta++] = val;
         }
     }
+    if (f->plain) return NB_OK; /* no nabla.* key, so no checksum to expect */
     if (!c || !parse_hex8(c, crc))
         return BAD("%s is missing or not 8 lowercase hex digits", NB_ST_KEY_CRC);
     if (!hc || !parse_hex8(hc, hcrc))
@@ -214,16 +218,30 @@ static nb_status check_header(const st_src *s, const nb_st_limits *lim, nb_st_fi
 {
     json_t *root = f->root, *meta = json_object_get(root, "__metadata__");
     if (!json_is_object(root)) return BAD("%s", "header is not a JSON object");
-    if (!json_is_object(meta)) return BAD("%s", "no __metadata__ object: not a nabla checkpoint");
-    /* The version first: another version may differ in anything below. */
-    json_t *ver = json_object_get(meta, NB_ST_KEY_FORMAT);
+    if (meta && !json_is_object(meta)) return BAD("%s", "__metadata__ is not an object");
+    /* Other writers (Python's safetensors, PyTorch) leave __metadata__ out
+     * or fill it with keys of their own: such a plain file is read with
+     * every check below but the checksums, which it does not have. Any
+     * nabla.* key makes it a nabla file, so a nabla file that lost one of
+     * its keys is refused rather than read unchecked. */
+    const char *key;
+    json_t *e;
+    f->plain = 1;
+    json_object_foreach(meta, key, e) if (!strncmp(key, "nabla.", 6)) f->plain = 0;
     char nm[NB_ST_SHOW_CAP], nm2[NB_ST_SHOW_CAP];
-    if (!ver) return BAD("no %s in __metadata__: not a nabla checkpoint", NB_ST_KEY_FORMAT);
-    if (!json_is_string(ver) || strcmp(json_string_value(ver), NB_ST_FORMAT_VERSION) != 0)
-        return BAD("unsupported format version %s (this build reads \"%s\")",
-                   json_is_string(ver) ? nb_st_shown(nm, json_string_value(ver)) : "(not a string)",
-                   NB_ST_FORMAT_VERSION);
-    size_t n = json_object_size(root) - 1, n_meta = json_object_size(meta);
+    if (!f->plain) {
+        /* The version first: another version may differ in anything below. */
+        json_t *ver = json_object_get(meta, NB_ST_KEY_FORMAT);
+        if (!ver)
+            return BAD("no %s in __metadata__, which has other nabla.* keys: a damaged nabla "
+                       "checkpoint", NB_ST_KEY_FORMAT);
+        if (!json_is_string(ver) || strcmp(json_string_value(ver), NB_ST_FORMAT_VERSION) != 0)
+            return BAD("unsupported format version %s (this build reads \"%s\")",
+                       json_is_string(ver) ? nb_st_shown(nm, json_string_value(ver))
+                                           : "(not a string)",
+                       NB_ST_FORMAT_VERSION);
+    }
+    size_t n = json_object_size(root) - (meta ? 1 : 0), n_meta = json_object_size(meta);
     if (n > lim->max_tensors) return BAD("%zu tensors, over the limit of %zu", n, lim->max_tensors);
     if (n_meta > lim->max_meta)
         return BAD("%zu metadata entries, over the limit of %zu", n_meta, lim->max_meta);
@@ -242,8 +260,6 @@ static nb_status check_header(const st_src *s, const nb_st_limits *lim, nb_st_fi
         st = NB_NOMEM("nb_st_read: tables", (n + n_meta) * 64);
         goto done;
     }
-    const char *key;
-    json_t *e;
     json_object_foreach(root, key, e) {
         if (e == meta) continue;
         NB_CHECK(parse_tensor(s, key, e, data_bytes, &f->t[f->n], &off[2 * f->n]));
@@ -278,8 +294,8 @@ static nb_status check_header(const st_src *s, const nb_st_limits *lim, nb_st_fi
     uint32_t hcrc = 0;
     NB_CHECK(parse_meta(s, meta, f, kv, &nkv, crc, &hcrc));
     qsort(kv, nkv, sizeof *kv, nb_st_kv_cmp);
-    uint32_t want = nb_st_header_digest(sp, n, kv, nkv);
-    if (ST_CRC_DIFFERS(want, hcrc)) {
+    uint32_t want = f->plain ? 0 : nb_st_header_digest(sp, n, kv, nkv);
+    if (!f->plain && ST_CRC_DIFFERS(want, hcrc)) {
         st = BAD("header checksum mismatch: the header's content gives %08lx, %s says %08lx",
                  (unsigned long)want, NB_ST_KEY_HEADER_CRC, (unsigned long)hcrc);
         goto done;
@@ -351,8 +367,9 @@ static nb_status st_read(st_src *s, const nb_st_limits *lim, nb_st_file **out)
         goto fail;
     }
     NB_CHECK(src_read(s, data, (size_t)data_bytes));
-    uint32_t got = nb_st_crc_bytes((uint32_t)crc32(0L, Z_NULL, 0), data, (size_t)data_bytes);
-    if (ST_CRC_DIFFERS(got, crc)) {
+    uint32_t got = 0;
+    if (!f->plain) got = nb_st_crc_bytes((uint32_t)crc32(0L, Z_NULL, 0), data, (size_t)data_bytes);
+    if (!f->plain && ST_CRC_DIFFERS(got, crc)) {
         st = BAD("checksum mismatch: the data buffer gives %08lx, %s says %08lx",
                  (unsigned long)got, NB_ST_KEY_CRC, (unsigned long)crc);
         goto fail;
@@ -454,6 +471,8 @@ void nb_st_meta(const nb_st_file *f, const char *const **keys, const char *const
     if (vals) *vals = f ? (const char *const *)f->vals : NULL;
     if (n) *n = f ? f->n_meta : 0;
 }
+
+int nb_st_is_nabla(const nb_st_file *f) { return f && !f->plain; }
 
 const char *nb_st_meta_get(const nb_st_file *f, const char *key)
 {

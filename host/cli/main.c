@@ -17,6 +17,7 @@ static const char main_help[] =
     "  train      train a model on a CSV file or the bundled digits\n"
     "  eval       loss, accuracy, per-class precision/recall of a saved model\n"
     "  predict    a saved model's outputs for every row of a CSV file\n"
+    "  import     a model from plain safetensors weights (e.g. saved by Python)\n"
     "  devices    list the OpenCL devices and the one --device auto picks\n"
     "  descend    gradient descent on a built-in 2-D function, with a picture\n"
     "  gradcheck  check backpropagation against finite differences\n"
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "descend") == 0) return nb_cmd_descend(argc - 1, argv + 1);
     if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return nb_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0) return nb_cmd_import(argc - 1, argv + 1);
     fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
     return NB_EXIT_USAGE;
 }

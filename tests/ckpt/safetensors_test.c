@@ -5,7 +5,8 @@
  * Round trips (write -> read -> write is byte-identical), every truncation
  * and every single-bit flip of a small checkpoint, hand-crafted malformed
  * headers (each with correct checksums, so that the check under test is
- * the one that fires: the expected message proves it), and saves that
+ * the one that fires: the expected message proves it), plain files from
+ * other writers (no nabla metadata, so no checksums), and saves that
  * fail at every write and fsync step.
  *
  * With arguments it is also the C side of tests/ckpt/st_check.py:
@@ -537,6 +538,67 @@ static void test_crafted_valid(void **state)
     nb_st_free(f);
 }
 
+/* Files from other writers: no __metadata__, or one without any nabla.*
+ * key, are read as plain safetensors, with every check but the checksums
+ * they do not carry; a nabla.* key without nabla.format is refused. */
+static void test_plain_files(void **state)
+{
+    (void)state;
+    const char *ab = "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+                     "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}";
+    char h[512];
+    nb_st_file *f = NULL;
+    size_t n = 0;
+    const char *const *keys, *const *vals;
+    /* No __metadata__ at all, and padded as Python's writer pads. */
+    snprintf(h, sizeof h, "%s}   ", ab);
+    OK(load_crafted(h, D3, 12, NULL, &f));
+    assert_int_equal(nb_st_is_nabla(f), 0);
+    nb_st_tensors(f, &n);
+    assert_int_equal(n, 2);
+    assert_true(nb_st_find(f, "a")->data[0] == 1.0f && nb_st_find(f, "b")->data[1] == 3.0f);
+    nb_st_meta(f, &keys, &vals, &n);
+    assert_int_equal(n, 0);
+    assert_null(nb_st_meta_get(f, NB_ST_KEY_FORMAT));
+    nb_st_free(f);
+    /* Another writer's metadata is kept and listed. */
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"\"},%s}", ab + 1);
+    OK(load_crafted(h, D3, 12, NULL, &f));
+    assert_int_equal(nb_st_is_nabla(f), 0);
+    nb_st_meta(f, &keys, &vals, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(keys[0], "format");
+    assert_string_equal(vals[0], "pt");
+    assert_string_equal(nb_st_meta_get(f, "format"), "pt");
+    nb_st_free(f);
+    /* Empty metadata, and no tensors at all. */
+    OK(load_crafted("{\"__metadata__\":{}}", NULL, 0, NULL, &f));
+    assert_int_equal(nb_st_is_nabla(f), 0);
+    nb_st_free(f);
+    OK(load_crafted("{}", NULL, 0, NULL, &f));
+    nb_st_free(f);
+    /* A nabla file is one. */
+    snprintf(h, sizeof h, "%s," META("") "}", ab);
+    OK(load_crafted(h, D3, 12, NULL, &f));
+    assert_int_equal(nb_st_is_nabla(f), 1);
+    nb_st_free(f);
+    /* Every other rule still holds without checksums. */
+    static const float nan3[3] = {1.0f, NAN, 2.0f};
+    CRAFT_FAILS("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}", nan3, 12,
+                "tensor 'a' element 1 is NaN");
+    CRAFT_FAILS("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", D3, 8,
+                "tensor 'a': unsupported dtype 'F64'");
+    CRAFT_FAILS("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", D3, 8,
+                "starts at data byte 4, not 0");
+    CRAFT_FAILS("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", D3, 8,
+                "trailing bytes");
+    CRAFT_FAILS("{\"__metadata__\":{\"k\":1},\"a\":{\"dtype\":\"F32\",\"shape\":[1],"
+                "\"data_offsets\":[0,4]}}", D3, 4, "metadata 'k' is not a string");
+    /* A nabla file that lost its version is damaged, not plain. */
+    CRAFT_FAILS("{\"__metadata__\":{\"nabla.kind\":\"model\"},\"a\":{\"dtype\":\"F32\","
+                "\"shape\":[1],\"data_offsets\":[0,4]}}", D3, 4, "no nabla.format");
+}
+
 static void test_crafted_malformed(void **state)
 {
     (void)state;
@@ -595,9 +657,8 @@ static void test_crafted_malformed(void **state)
                 "unsupported format version 2");
     CRAFT_FAILS(T1("[0,4]") "\"__metadata__\":{\"nabla.format\":1}}", D3, 4,
                 "unsupported format version (not a string)");
-    CRAFT_FAILS(T1("[0,4]") "\"__metadata__\":[]}", D3, 4, "no __metadata__ object");
-    CRAFT_FAILS("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", D3, 4,
-                "no __metadata__ object");
+    CRAFT_FAILS(T1("[0,4]") "\"__metadata__\":[]}", D3, 4, "__metadata__ is not an object");
+    CRAFT_FAILS(T1("[0,4]") "\"__metadata__\":null}", D3, 4, "__metadata__ is not an object");
     CRAFT_FAILS("[1,2]", D3, 4, "not a JSON object");
     CRAFT_FAILS("{\"a\":1", D3, 4, "bad header JSON at file byte");
     CRAFT_FAILS("{\"a\xff\":1}", D3, 4, "bad header JSON");
@@ -853,6 +914,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bit_flips, setup_dir, teardown_dir),
         cmocka_unit_test(test_crafted_valid),
         cmocka_unit_test(test_crafted_malformed),
+        cmocka_unit_test(test_plain_files),
         cmocka_unit_test_setup_teardown(test_checksums, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_sizes_and_limits, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_atomic_faults, setup_dir, teardown_dir),

@@ -15,7 +15,9 @@
  *   - what was read keeps safetensors.h's promises: at most the limits,
  *     F32 tensors of 0…4 dims that tile the data buffer exactly, finite
  *     values, names found again by nb_st_find, metadata that excludes
- *     nabla's own keys and matches nb_st_meta_get, the format version "1";
+ *     nabla's own keys and matches nb_st_meta_get; a nabla file has the
+ *     format version "1" and both checksums, a plain one (another
+ *     writer's) no nabla.* key at all;
  *   - a file within the tight limits is within the default ones, and
  *     reads the same;
  *   - memory under 2 × size + 16 MiB, as safetensors.h states.
@@ -77,13 +79,17 @@ static size_t check_meta(const nb_st_file *f, const nb_st_limits *lim)
     size_t n = 0;
     nb_st_meta(f, &keys, &vals, &n);
     const char *version = nb_st_meta_get(f, NB_ST_KEY_FORMAT);
-    if (!version || strcmp(version, NB_ST_FORMAT_VERSION) != 0)
+    int nabla = nb_st_is_nabla(f);
+    if (nabla && (!version || strcmp(version, NB_ST_FORMAT_VERSION) != 0))
         fz_fail("checkpoint: read with format version %s", version ? version : "(none)");
-    if (!nb_st_meta_get(f, NB_ST_KEY_CRC) || !nb_st_meta_get(f, NB_ST_KEY_HEADER_CRC))
+    if (nabla && (!nb_st_meta_get(f, NB_ST_KEY_CRC) || !nb_st_meta_get(f, NB_ST_KEY_HEADER_CRC)))
         fz_fail("checkpoint: read without its checksums");
-    if (n + 3 > lim->max_meta) fz_fail("checkpoint: %zu metadata entries passed the limit", n + 3);
+    if (n + (nabla ? 3 : 0) > lim->max_meta)
+        fz_fail("checkpoint: %zu metadata entries passed the limit", n + (nabla ? 3 : 0));
     for (size_t i = 0; i < n; i++) {
         if (!keys[i] || !vals[i] || !*keys[i]) fz_fail("checkpoint: metadata %zu is empty", i);
+        if (!nabla && !strncmp(keys[i], "nabla.", 6))
+            fz_fail("checkpoint: a plain file with the key %s", keys[i]);
         if (!strcmp(keys[i], NB_ST_KEY_FORMAT) || !strcmp(keys[i], NB_ST_KEY_CRC) ||
             !strcmp(keys[i], NB_ST_KEY_HEADER_CRC))
             fz_fail("checkpoint: nb_st_meta lists nabla's own key %s", keys[i]);

@@ -1,7 +1,9 @@
 /*
  * fuzz_model.c — nb_model_load on any bytes: the container reader, then
  * the model layer on top of it (host/ckpt/checkpoint.c), which reads the
- * architecture from the metadata and checks the tensors against it.
+ * architecture from the metadata and checks the tensors against it; and
+ * nb_model_import on the same bytes (host/ckpt/import.c), which reads the
+ * architecture from the tensors' shapes.
  *
  * nb_model_load takes a path and there is no in-memory way in, so each
  * input is written to an in-memory file first (fz_file). As in
@@ -15,14 +17,19 @@
  *     ("invalid architecture: <reason>"), the reason is intact, not the
  *     wrapper's own text again (as when a message is formatted into the
  *     buffer it reads from);
- *   - a loaded model is a sane MLP and predicts on one row;
+ *   - the same for nb_model_import, with one relu activation for every
+ *     layer and the loss alternating with the input's length (so both
+ *     the MSE and the softmax output are reached): relu and either loss
+ *     fit any number of layers, so no failure is the caller's fault;
+ *   - a loaded or imported model is a sane MLP and predicts on one row;
  *   - memory: the container's 2 × size + 16 MiB, plus the model. A model
  *     that loads holds each parameter as 4 bytes of the file, and loading
  *     keeps at most three more copies of the parameters at once (the
  *     backend's parameter and gradient buffers, and either the initial
  *     values or those read back), so 6 × size + 16 MiB leaves a copy to
  *     spare. The same bound holds for a file that fails: parameters that
- *     its tensors cannot fill need never be allocated.
+ *     its tensors cannot fill need never be allocated. Importing keeps
+ *     the same copies, so the same bound holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +77,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m) fz_fail("model: *out is not NULL after a failure");
         if (!strncmp(msg, wrap, (size_t)k) && strstr(msg + k, "nb_model_load: "))
             fz_fail("model: the reason is garbled in: %s", msg);
+    } else {
+        check_model(m);
+        nb_model_free(m);
+    }
+
+    const nb_act relu = NB_ACT_RELU;
+    m = FZ_NOT_NULL;
+    fz_mem_begin("nb_model_import", 6 * size + 16 * FZ_MIB);
+    st = nb_model_import(be, path, 1, &relu, size % 2 ? NB_LOSS_XENT : NB_LOSS_MSE, &m);
+    fz_mem_end();
+    fz_status("nb_model_import", st, FZ_ALLOW(NB_OK) | FZ_ALLOW(NB_ERR_DATA));
+    if (st != NB_OK) {
+        if (m) fz_fail("import: *out is not NULL after a failure");
         return 0;
     }
     check_model(m);

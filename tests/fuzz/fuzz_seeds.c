@@ -137,6 +137,35 @@ static void checkpoint_seeds(void)
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) share_with_model(names[i]);
 }
 
+/* Plain weights as Python's safetensors writes them, with no metadata and
+ * so no checksums: a 2-3-2 net with standardisation, nb_model_import's
+ * input (and one nb_model_load must refuse). */
+static void plain_weights_seed(void)
+{
+    static const char hdr[] =
+        "{\"input.mean\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        "\"input.std\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+        "\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[16,28]},"
+        "\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],\"data_offsets\":[28,52]},"
+        "\"layers.1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[52,60]},"
+        "\"layers.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[60,84]}}";
+    static const float v[21] = {0.5f, -1, 2, 0.25f,                 /* mean, std */
+                                0.1f, 0, -0.1f, 1, -1, 0.5f, 2, -0.25f, 0.75f, /* layer 0 */
+                                0, 0.2f, 1, -1, 0.5f, 0.3f, -0.6f, 0.9f};       /* layer 1 */
+    unsigned char b[8 + sizeof hdr + 8 + sizeof v];
+    size_t n = sizeof hdr - 1;
+    memcpy(b + 8, hdr, n);
+    while (n % 8) b[8 + n++] = ' '; /* padded, as Python pads it */
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    for (size_t i = 0; i < 21; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        for (int k = 0; k < 4; k++) b[8 + n + 4 * i + (size_t)k] = (unsigned char)(u >> (8 * k));
+    }
+    put("checkpoint", "plain-weights.safetensors", b, 8 + n + sizeof v);
+    share_with_model("plain-weights.safetensors");
+}
+
 /* ------------------------------------------------------------------ idx */
 
 /* n bytes as one gzip member into out (cap); returns its length. */
@@ -208,6 +237,7 @@ int main(int argc, char **argv)
     }
     csv_seeds();
     checkpoint_seeds();
+    plain_weights_seed();
     idx_seeds();
     return 0;
 }
