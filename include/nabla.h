@@ -397,7 +397,12 @@ typedef enum nb_lr_kind {
 
 /* The direction of each step. Every kind is one launch (one loop) over
  * the whole parameter vector; its state is one more vector (momentum,
- * Nesterov) or two (Adam, AdamW). g below includes L2 weight decay. */
+ * Nesterov) or two (Adam, AdamW). g below is, in this order:
+ *   1. the loss gradient ∇Φ, clipped: g = c ∇Φ, c = min(1, clip_norm / ‖∇Φ‖)
+ *      (c = 1 with clip_norm = 0); the norm is that of ∇Φ alone;
+ *   2. plus the L2 weight decay, g ← g + λ θ, for every kind but AdamW; the
+ *      decay term is added after clipping and is never clipped itself.
+ * AdamW leaves g at step 1 and adds λ θ to its step instead (below). */
 typedef enum nb_optim {
     NB_OPT_SGD = 0, /* θ ← θ − α g                                            */
     NB_OPT_MOMENTUM,/* v ← μ v + g;  θ ← θ − α v                               */
@@ -440,8 +445,9 @@ typedef struct nb_schedule {
     double momentum;      /* μ in [0, 1); default 0.9                          */
     double beta1, beta2;  /* Adam; defaults 0.9, 0.999                         */
     double eps;           /* Adam; default 1e-8                                */
-    double weight_decay;  /* λ ≥ 0: L2 (g += λθ), decoupled for AdamW          */
-    double clip_norm;     /* > 0: scale g so ‖g‖ ≤ clip_norm; 0: off            */
+    double weight_decay;  /* λ ≥ 0: L2, added after clipping (see nb_optim)    */
+    double clip_norm;     /* > 0: clip ∇Φ to norm ≤ clip_norm before the decay
+                             is added (see nb_optim); 0: off                  */
     /* halting */
     long max_iters;       /* stop after this many updates; 0: no limit        */
     long max_epochs;      /* stop after this many passes over the data        */
