@@ -90,6 +90,8 @@ typedef struct nb_backend nb_backend;
  *   "opencl"     the first OpenCL GPU, else the first OpenCL device; fails
  *                (NB_ERR_BACKEND / NB_ERR_UNSUPPORTED) with the reason;
  *   "opencl:P.D" device D of platform P, as listed by nb_opencl_devices;
+ *                NB_ERR_ARG if the name is not of that form, NB_ERR_BACKEND
+ *                (with the devices platform P has) if it names no device;
  *   "auto"       like "opencl", but falls back to "cpu" on any failure and
  *                records why in nb_backend_note.
  * NULL means "auto".
