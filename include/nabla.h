@@ -100,7 +100,12 @@ nb_status nb_backend_create(const char *device, nb_backend **out);
 void nb_backend_free(nb_backend *be);
 /* Human-readable name, e.g. "cpu" or "opencl:0.0 (device name)". Borrowed. */
 const char *nb_backend_name(const nb_backend *be);
-/* Why "auto" fell back to the cpu, in one line; "" otherwise. Borrowed. */
+/* One line, "" when there is nothing to say. Borrowed. On the cpu after
+ * "auto": why OpenCL could not be used. On OpenCL: why the kernel cache
+ * was not used (a cache directory or entry that someone else could have
+ * written: not owned by the user, writable by group or others, or an entry
+ * that is a link or not a plain file), with the fix; the program was then
+ * compiled and nothing was cached. */
 const char *nb_backend_note(const nb_backend *be);
 
 /* One OpenCL device, as "opencl:P.D" names it. */

@@ -9,6 +9,7 @@
  *   - `nabla devices`, --profile, bad --device values: a malformed name
  *     exits 2, a well-formed one naming no device exits 3 and lists what
  *     the platform has;
+ *   - a kernel cache directory writable by others: not used, one line says so;
  *   - the binary does not link an OpenCL library at all.
  * Tests that need a working OpenCL device skip, saying so, without one.
  */
@@ -17,6 +18,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <sys/stat.h>
 
 #include "cli/run_cli.h"
 
@@ -216,6 +219,38 @@ static void test_absent_and_malformed_devices(void **state)
                      3);
 }
 
+/* A kernel cache that others can write is not used, and the one line that
+ * says so is all the user sees of it: training runs on the device. */
+static void test_shared_cache_is_refused(void **state)
+{
+    (void)state;
+    need_opencl();
+    char cache[400], env0[450], want[900];
+    snprintf(cache, sizeof cache, "%s/shared-cache", tmpdir);
+    assert_int_equal(mkdir(cache, 0700), 0);
+    assert_int_equal(chmod(cache, 0777), 0);
+    snprintf(env0, sizeof env0, "NABLA_CACHE_DIR=%s", cache);
+    const char *const env[] = {env0, NULL};
+    for (int i = 0; i < 2; i++) { /* the second start finds nothing cached either */
+        assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", "--profile",
+                                 NULL), 0);
+        snprintf(want, sizeof want, "nabla train: kernel cache %s is writable by others: not used "
+                                    "(chmod 700 %s)\n", cache, cache);
+        if (strcmp(err_text, want) != 0) {
+            print_error("expected stderr '%s', got '%s'\n", want, err_text);
+            fail();
+        }
+        assert_non_null(strstr(out_text, "device opencl:"));
+        assert_non_null(strstr(out_text, "(compiled)"));
+    }
+    assert_int_equal(chmod(cache, 0700), 0);
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+    assert_int_equal(err_text[0], '\0');
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", "--profile",
+                             NULL), 0);
+    assert_non_null(strstr(out_text, "(from cache)"));
+}
+
 /* The one binary must start where no OpenCL library exists at all. */
 static void test_binary_does_not_link_opencl(void **state)
 {
@@ -241,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_bad_tuning_variable),
         cmocka_unit_test(test_devices_and_profile),
         cmocka_unit_test(test_absent_and_malformed_devices),
+        cmocka_unit_test(test_shared_cache_is_refused),
         cmocka_unit_test(test_binary_does_not_link_opencl),
     };
     return cmocka_run_group_tests(tests, setup, cli_teardown);
