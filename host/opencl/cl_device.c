@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "opencl/cl_backend.h"
+#include "opencl/cl_spec.h"
 #include "status.h"
 
 enum { MAX_PLATFORMS = 16, MAX_DEVICES = 64 };
@@ -107,19 +108,6 @@ static int default_pick(const nb_cl_device *devs, int n)
     return n > 0 ? 0 : -1;
 }
 
-/* One decimal index of "P.D": digits only, at most 9 of them (no sign,
- * space or overflow); returns the end, or NULL. */
-static const char *parse_index(const char *s, int *out)
-{
-    int v = 0, n = 0;
-    for (; *s >= '0' && *s <= '9'; s++, n++) {
-        if (n == 9) return NULL;
-        v = 10 * v + (*s - '0');
-    }
-    *out = v;
-    return n ? s : NULL;
-}
-
 /* Why "P.D" names no device: the devices platform P has, or, when it has
  * none, every device there is. */
 static nb_status no_such_device(const char *spec, int p, const nb_cl_device *devs, int n)
@@ -144,13 +132,7 @@ static nb_status no_such_device(const char *spec, int p, const nb_cl_device *dev
 nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out)
 {
     int p = 0, d = 0;
-    if (spec) {
-        /* A malformed name is bad input whatever the machine has. */
-        const char *e = parse_index(spec, &p);
-        if (!e || *e != '.' || !(e = parse_index(e + 1, &d)) || *e != '\0')
-            return NB_FAIL(NB_ERR_ARG, "nb_backend_create: 'opencl:%s' is not opencl:P.D (see "
-                                       "nabla devices)", spec);
-    }
+    if (spec) NB_TRY(nb_cl_spec_parse(spec, &p, &d)); /* bad input whatever the machine has */
     nb_cl_device *devs = calloc(MAX_PLATFORMS * MAX_DEVICES, sizeof *devs);
     int n = 0, pick = -1;
     if (!devs) return NB_NOMEM("nb_cl_pick_device", sizeof *devs * MAX_PLATFORMS * MAX_DEVICES);
