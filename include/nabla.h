@@ -90,6 +90,8 @@ typedef struct nb_backend nb_backend;
  *   "opencl"     the first OpenCL GPU, else the first OpenCL device; fails
  *                (NB_ERR_BACKEND / NB_ERR_UNSUPPORTED) with the reason;
  *   "opencl:P.D" device D of platform P, as listed by nb_opencl_devices;
+ *                NB_ERR_ARG if the name is not of that form, NB_ERR_BACKEND
+ *                (with the devices platform P has) if it names no device;
  *   "auto"       like "opencl", but falls back to "cpu" on any failure and
  *                records why in nb_backend_note.
  * NULL means "auto".
@@ -98,7 +100,12 @@ nb_status nb_backend_create(const char *device, nb_backend **out);
 void nb_backend_free(nb_backend *be);
 /* Human-readable name, e.g. "cpu" or "opencl:0.0 (device name)". Borrowed. */
 const char *nb_backend_name(const nb_backend *be);
-/* Why "auto" fell back to the cpu, in one line; "" otherwise. Borrowed. */
+/* One line, "" when there is nothing to say. Borrowed. On the cpu after
+ * "auto": why OpenCL could not be used. On OpenCL: why the kernel cache
+ * was not used (a cache directory or entry that someone else could have
+ * written: not owned by the user, writable by group or others, or an entry
+ * that is a link or not a plain file), with the fix; the program was then
+ * compiled and nothing was cached. */
 const char *nb_backend_note(const nb_backend *be);
 
 /* One OpenCL device, as "opencl:P.D" names it. */
@@ -397,7 +404,12 @@ typedef enum nb_lr_kind {
 
 /* The direction of each step. Every kind is one launch (one loop) over
  * the whole parameter vector; its state is one more vector (momentum,
- * Nesterov) or two (Adam, AdamW). g below includes L2 weight decay. */
+ * Nesterov) or two (Adam, AdamW). g below is, in this order:
+ *   1. the loss gradient ∇Φ, clipped: g = c ∇Φ, c = min(1, clip_norm / ‖∇Φ‖)
+ *      (c = 1 with clip_norm = 0); the norm is that of ∇Φ alone;
+ *   2. plus the L2 weight decay, g ← g + λ θ, for every kind but AdamW; the
+ *      decay term is added after clipping and is never clipped itself.
+ * AdamW leaves g at step 1 and adds λ θ to its step instead (below). */
 typedef enum nb_optim {
     NB_OPT_SGD = 0, /* θ ← θ − α g                                            */
     NB_OPT_MOMENTUM,/* v ← μ v + g;  θ ← θ − α v                               */
@@ -441,8 +453,9 @@ typedef struct nb_schedule {
     double momentum;      /* μ in [0, 1); default 0.9                          */
     double beta1, beta2;  /* Adam; defaults 0.9, 0.999                         */
     double eps;           /* Adam; default 1e-8                                */
-    double weight_decay;  /* λ ≥ 0: L2 (g += λθ), decoupled for AdamW          */
-    double clip_norm;     /* > 0: scale g so ‖g‖ ≤ clip_norm; 0: off            */
+    double weight_decay;  /* λ ≥ 0: L2, added after clipping (see nb_optim)    */
+    double clip_norm;     /* > 0: clip ∇Φ to norm ≤ clip_norm before the decay
+                             is added (see nb_optim); 0: off                  */
     /* halting */
     long max_iters;       /* stop after this many updates; 0: no limit        */
     long max_epochs;      /* stop after this many passes over the data        */

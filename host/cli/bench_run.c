@@ -469,9 +469,11 @@ int nb_bench_measure(const nb_bench_spec *s, const nb_dataset *d, const char *de
         goto done;
     }
     describe(be, r);
-    if (nb_backend_note(be)[0])
+    if (nb_backend_note(be)[0] && strncmp(nb_backend_name(be), "cpu", 3) == 0)
         fprintf(stderr, "nabla bench: --device %s: using cpu, OpenCL unavailable: %s\n", device,
                 nb_backend_note(be));
+    else if (nb_backend_note(be)[0])
+        fprintf(stderr, "nabla bench: --device %s: %s\n", device, nb_backend_note(be));
     progress(c, r, "checking against the cpu backend");
     if ((st = new_model(be, s, c->seed, &m)) != NB_OK) {
         set_error(r, "creating the model", st);

@@ -1,8 +1,9 @@
 /*
  * cmd_gradcheck.c — `nabla gradcheck`: check backpropagation on the chosen
  * device against double-precision finite differences (nb_gradcheck), for
- * a random network on random data or on a CSV file, and print the per-
- * layer errors, the directional checks, the tolerances and the verdict.
+ * a random network or a saved model (or checkpoint), on random data or on
+ * a CSV file, and print the per-layer errors, the directional checks, the
+ * tolerances and the verdict.
  */
 #include <getopt.h>
 #include <math.h>
@@ -32,6 +33,10 @@ static const char gradcheck_help[] =
     "checks a random 4-7-3 tanh network with the MSE loss on 16 random rows.\n"
     "\n"
     "Network and data\n"
+    "  --model FILE        check this saved model or training checkpoint (nabla\n"
+    "                      train --save) as it is: its architecture, parameters\n"
+    "                      and standardisation, on --data or random rows; not\n"
+    "                      with --layers, --act, --loss or --standardize\n"
     "  --layers W0,W1,...  widths from input to output (default 4,7,3; with\n"
     "                      --data: inputs,7,outputs)\n"
     "  --act A[,A...]      sigmoid|tanh|relu|identity, one for all layers or one\n"
@@ -42,7 +47,8 @@ static const char gradcheck_help[] =
     "                      MSE targets uniform in [-1, 1), xent labels uniform\n"
     "  --seed S            initialisation, data, checked subset and directions\n"
     "                      (default 1). Biases are drawn uniform in [-0.5, 0.5)\n"
-    "                      rather than left at their initial 0, a special point.\n"
+    "                      rather than left at their initial 0, a special point\n"
+    "                      (a --model keeps its own).\n"
     "  --data FILE.csv     check on this data instead of random rows\n"
     "  --header            the first row is a header\n"
     "  --no-header         the first row is data (default: detect)\n"
@@ -50,7 +56,6 @@ static const char gradcheck_help[] =
     "  --regression        the label column is a real-valued target\n"
     "  --targets K         the last K columns are real-valued targets\n"
     "  --standardize       standardise features with the model, as train does\n"
-    "  (Checking a saved model file will come with checkpoints.)\n"
     "\n"
     "Check\n"
     "  --max-params N      above N parameters, check a random subset of about N\n"
@@ -74,6 +79,8 @@ static const char gradcheck_help[] =
 
 typedef struct gc_args {
     const char *data, *device;
+    const char *model; /* --model FILE, or NULL for a random network */
+    int loss_set;      /* --loss was given */
     nb_csv_options csv;
     int standardize;
     int widths[MAX_LAYERS + 1], n_widths;
@@ -97,7 +104,7 @@ static const struct option long_opts[] = {
     {"step", required_argument, 0, 't'},       {"atol", required_argument, 0, 'A'},
     {"rtol", required_argument, 0, 'r'},       {"device", required_argument, 0, 'D'},
     {"perturb", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0}};
+    {"model", required_argument, 0, 'M'},      {0, 0, 0, 0}};
 
 /* "L,EPS" for --perturb: a layer (checked against the network later) and a factor. */
 static int parse_perturb(const char *v, gc_args *a)
@@ -125,6 +132,7 @@ static int parse_opt(int c, const char *v, gc_args *a)
     case 'L': return nb_arg_widths(cmd, "--layers", v, a->widths, MAX_LAYERS + 1, &a->n_widths);
     case 'a': return nb_arg_acts(cmd, "--act", v, a->acts, MAX_LAYERS, &a->n_acts);
     case 'l':
+        a->loss_set = 1;
         if (nb_loss_parse(v, &a->loss) == NB_OK) return 1;
         nb_cli_usage_error(cmd, "--loss: unknown loss '%s' (mse, xent)", v);
         return 0;
@@ -157,6 +165,7 @@ static int parse_opt(int c, const char *v, gc_args *a)
     case 'r': return nb_arg_double(cmd, "--rtol", v, 0.0, 1e6, 0, 0, &a->opt.rtol);
     case 'D': a->device = v; return 1;
     case 'p': return parse_perturb(v, a);
+    case 'M': a->model = v; return 1;
     }
     return 0;
 }
@@ -195,6 +204,29 @@ static int build_arch(gc_args *a, const nb_dataset *d)
     if (a->opt.perturb_layer > L) {
         nb_cli_usage_error(cmd, "--perturb: layer %d, but the network has %d", a->opt.perturb_layer,
                            L);
+        return 0;
+    }
+    return 1;
+}
+
+/* --model: take the file's architecture into a (for the random data and
+ * the report); 0 after printing why the other flags do not fit it. */
+static int adopt_model(gc_args *a, const nb_model *m)
+{
+    const int L = nb_model_layers(m);
+    if (L < 1 || L > MAX_LAYERS) {
+        nb_cli_usage_error("gradcheck", "--model: %s has %d layers; at most %d are checked",
+                           a->model, L, MAX_LAYERS);
+        return 0;
+    }
+    a->n_widths = L + 1;
+    a->n_acts = L;
+    for (int i = 0; i <= L; i++) a->widths[i] = nb_model_width(m, i);
+    for (int l = 0; l < L; l++) a->acts[l] = nb_model_act(m, l);
+    a->loss = nb_model_loss(m);
+    if (a->opt.perturb_layer > L) {
+        nb_cli_usage_error("gradcheck", "--perturb: layer %d, but the model has %d",
+                           a->opt.perturb_layer, L);
         return 0;
     }
     return 1;
@@ -264,8 +296,10 @@ static void print_report(const gc_args *a, const nb_dataset *d, const nb_backend
     printf(" ");
     for (int l = 0; l + 1 < a->n_widths; l++)
         printf("%s%s", nb_act_name(a->acts[l]), l + 2 < a->n_widths ? "," : "");
-    printf("/%s, %zu %s rows, %zu parameters, seed %llu, device %s\n", nb_loss_name(a->loss),
-           nb_dataset_rows(d), a->data ? a->data : "random", r->params,
+    printf("/%s", nb_loss_name(a->loss));
+    if (a->model) printf(" from %s", a->model);
+    printf(", %zu %s rows, %zu parameters, seed %llu, device %s\n", nb_dataset_rows(d),
+           a->data ? a->data : "random", r->params,
            (unsigned long long)a->seed, nb_backend_name(be));
     printf("loss: device (float32) %.9g, reference (double) %.9g; |grad| %.4g\n", r->loss,
            r->loss_ref, r->grad_norm);
@@ -309,20 +343,40 @@ static int run(gc_args *a)
     float *mean = NULL, *stdv = NULL;
     nb_status st = NB_OK;
     int code;
+    if (a->model) { /* the architecture, and so the data's shape, come from the file */
+        if ((code = nb_cli_open_backend("gradcheck", a->device, &be)) != 0) goto done;
+        if ((st = nb_model_load(be, a->model, &m)) != NB_OK) {
+            fprintf(stderr, "nabla gradcheck: --model: %s\n", nb_last_error());
+            code = nb_cli_exit_for(st);
+            goto done;
+        }
+        code = NB_EXIT_USAGE;
+        if (!adopt_model(a, m)) goto done;
+    }
     if (a->data) {
         if (a->n_widths > 0 && !a->csv.regression && a->csv.targets == 0)
             a->csv.classes = a->widths[a->n_widths - 1];
-        if ((st = nb_dataset_load_csv(a->data, &a->csv, &d)) != NB_OK) return fail(st);
+        if ((st = nb_dataset_load_csv(a->data, &a->csv, &d)) != NB_OK) goto fail_st;
     }
-    if (!build_arch(a, d)) {
+    const int in = a->widths[0], out = a->n_widths ? a->widths[a->n_widths - 1] : 0;
+    if (a->model && d && (nb_dataset_inputs(d) != in || nb_dataset_outputs(d) != out)) {
+        nb_cli_usage_error("gradcheck", "--model: %s takes %d inputs and gives %d outputs; %s "
+                                        "has %d and %d", a->model, in, out, a->data,
+                           nb_dataset_inputs(d), nb_dataset_outputs(d));
+        code = NB_EXIT_USAGE;
+        goto done;
+    }
+    if (!a->model && !build_arch(a, d)) {
         code = NB_EXIT_USAGE;
         goto done;
     }
     if (!d && (st = random_data(a, &d)) != NB_OK) goto fail_st;
-    if ((code = nb_cli_open_backend("gradcheck", a->device, &be)) != 0) goto done;
-    st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->seed, &m);
-    if (st == NB_OK) st = randomize_biases(m, a->seed);
-    if (st != NB_OK) goto fail_st;
+    if (!be && (code = nb_cli_open_backend("gradcheck", a->device, &be)) != 0) goto done;
+    if (!m) { /* a random network; a loaded model is checked as it was saved */
+        st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->seed, &m);
+        if (st == NB_OK) st = randomize_biases(m, a->seed);
+        if (st != NB_OK) goto fail_st;
+    }
     if (a->standardize) {
         size_t n = (size_t)nb_dataset_inputs(d);
         mean = malloc(n * sizeof *mean);
@@ -374,6 +428,15 @@ int nb_cmd_gradcheck(int argc, char **argv)
         return nb_cli_usage_error("gradcheck", "unexpected argument '%s'", argv[optind]);
     if (a.data && a.rows_set)
         return nb_cli_usage_error("gradcheck", "--rows is for random data; --data uses every row");
+    /* A model file brings its own architecture and standardisation. */
+    const char *fixed = a.n_widths ? "--layers" : a.n_acts ? "--act" : a.loss_set ? "--loss" : NULL;
+    if (a.model && fixed)
+        return nb_cli_usage_error("gradcheck", "%s and --model: the architecture comes from the "
+                                               "model file %s; drop %s", fixed, a.model, fixed);
+    if (a.model && a.standardize)
+        return nb_cli_usage_error("gradcheck", "--standardize and --model: the model file %s "
+                                               "keeps the standardisation it was saved with; "
+                                               "drop --standardize", a.model);
     if (a.csv.targets > 0 && a.csv.label_col != -1)
         return nb_cli_usage_error("gradcheck",
                                   "--targets takes the last K columns; drop --label-col");

@@ -23,7 +23,7 @@ static const char main_help[] =
     "  gradcheck  check backpropagation against finite differences\n"
     "  bench      time the workloads on every device, in one run\n"
     "\n"
-    "Run 'nabla <command> --help' for a command's options.\n"
+    "Run 'nabla <command> --help' or 'nabla help <command>' for a command's options.\n"
     "  -h, --help       this help\n"
     "  --version        print the version\n"
     "  --verbose        (with any command) error messages name nabla's source\n"
@@ -55,6 +55,22 @@ int main(int argc, char **argv)
         return NB_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* `nabla help CMD` is `nabla CMD --help`: the same text, from the
+     * command itself; an unknown CMD is refused below like any other. */
+    char *help_argv[] = {argv[0], NULL, "--help", NULL};
+    if (strcmp(cmd, "help") == 0 && argc > 3) {
+        fprintf(stderr, "nabla help: one command at a time, not '%s %s'\n", argv[2], argv[3]);
+        return NB_EXIT_USAGE;
+    }
+    if (strcmp(cmd, "help") == 0 && argc == 3 && strcmp(argv[2], "-h") != 0 &&
+        strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "help") != 0) {
+        if (argv[2][0] == '-') {
+            fprintf(stderr, "nabla help: '%s' is not a command (see nabla --help)\n", argv[2]);
+            return NB_EXIT_USAGE;
+        }
+        help_argv[1] = argv[2];
+        argc = 3, argv = help_argv, cmd = argv[1];
+    }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         fputs(main_help, stdout);
         return NB_EXIT_OK;

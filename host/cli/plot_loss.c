@@ -4,13 +4,19 @@
  * Plain SVG 1.1 with no scripts or external resources, so any browser
  * opens it. Non-finite values (a missing validation loss, a zero loss on
  * a log axis) are left out of their curve rather than written.
+ *
+ * The epoch axis is labelled with whole epochs only, at a round step
+ * (1, 2, 5, 10, 20, …) chosen so that at most MAX_ETICKS labels fit: a
+ * 4-epoch run reads 1 2 3 4, a 37-epoch run 5 10 … 35, never a repeated
+ * or fractional epoch.
  */
 #include "cli/plot_loss.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
-enum { W = 720, PANEL_H = 300, LEFT = 70, RIGHT = 20, TOP = 50, GAP = 60 };
+enum { W = 720, PANEL_H = 300, LEFT = 70, RIGHT = 20, TOP = 50, GAP = 60, MAX_ETICKS = 8 };
 
 /* Text with &, <, > and quotes escaped. */
 static void xml_text(FILE *f, const char *s)
@@ -93,6 +99,39 @@ static void panel(FILE *f, int y0, const char *label, const axis *ax, double e_l
     fputs("</g>\n", f);
 }
 
+/* The smallest round step (1, 2 or 5 × 10^k epochs) that puts at most
+ * MAX_ETICKS whole-epoch ticks on a span of span epochs. */
+static long epoch_step(long span)
+{
+    for (long mag = 1;; mag *= 10) {
+        static const long m[] = {1, 2, 5};
+        for (int i = 0; i < 3; i++)
+            if (span / (m[i] * mag) + 1 <= MAX_ETICKS) return m[i] * mag;
+        if (mag > LONG_MAX / 100) return mag * 10; /* ≥ span: one or two ticks */
+    }
+}
+
+/* Tick marks and labels at the multiples of the step from the first to the
+ * last recorded epoch, placed on the x scale [e_lo, e_hi]. */
+static void epoch_ticks(FILE *f, const nb_curves *c, double e_lo, double e_hi, int y_axis)
+{
+    if (c->n == 0) return;
+    long first = c->epoch[0], last = c->epoch[c->n - 1];
+    long step = epoch_step(last - first);
+    /* The first multiple of step at or after the first epoch (epochs ≥ 0). */
+    long t = first % step == 0 ? first : first + (step - first % step);
+    fputs("<g class=\"eticks\">", f);
+    for (; t <= last; t += step) {
+        double x = LEFT + (W - LEFT - RIGHT) * ((double)t - e_lo) / (e_hi - e_lo);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#444\"/>", x,
+                y_axis, x, y_axis + 4);
+        fprintf(f, "<text class=\"etick\" x=\"%.1f\" y=\"%d\" font-size=\"11\" "
+                   "text-anchor=\"middle\">%ld</text>", x, y_axis + 16, t);
+        if (t > LONG_MAX - step) break;
+    }
+    fputs("</g>\n", f);
+}
+
 const char *nb_curves_write(FILE *f, const nb_curves *c)
 {
     axis loss = {INFINITY, -INFINITY, c->log_scale}, acc = {INFINITY, -INFINITY, 0};
@@ -109,8 +148,10 @@ const char *nb_curves_write(FILE *f, const nb_curves *c)
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
                "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n",
             W, h, W, h);
-    fputs("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"70\" y=\"28\" "
-          "font-size=\"15\">", f);
+    fputs("<title>", f);
+    xml_text(f, c->title);
+    fputs("</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text class=\"title\" "
+          "x=\"70\" y=\"28\" font-size=\"15\">", f);
     xml_text(f, c->title);
     fputs("</text>\n", f);
     const double *ls[] = {c->loss, c->val};
@@ -124,12 +165,7 @@ const char *nb_curves_write(FILE *f, const nb_curves *c)
         panel(f, y_acc, "validation accuracy", &acc, e_lo, e_hi, c, as, ac, acol, 1);
     }
     int y_axis = (has_acc ? y_acc : TOP) + PANEL_H;
-    for (int i = 0; i <= 5; i++) { /* six epoch ticks along the bottom */
-        double e = e_lo + (e_hi - e_lo) * i / 5.0;
-        double x = LEFT + (W - LEFT - RIGHT) * i / 5.0;
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.0f</text>",
-                x, y_axis + 16, e);
-    }
+    epoch_ticks(f, c, e_lo, e_hi, y_axis);
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
             LEFT + (W - LEFT - RIGHT) / 2, y_axis + 32);
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#1f77b4\">— training loss</text>",

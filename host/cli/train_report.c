@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/plot_loss.h"
 
@@ -98,6 +99,31 @@ void nb_report_batch(void *user, const nb_batch_progress *p)
     printf("\033[K"); /* erase whatever a longer previous bar left */
     fflush(stdout);
     r->bar_drawn = 1;
+}
+
+void nb_report_title(char *buf, size_t n, const nb_model *m, const char *data)
+{
+    size_t len = 0;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (len < n) len += (size_t)snprintf(buf + len, n - len, __VA_ARGS__);                     \
+    } while (0)
+    if (n == 0) return;
+    buf[0] = '\0';
+    const int L = nb_model_layers(m);
+    for (int i = 0; i <= L; i++) PUT("%d%s", nb_model_width(m, i), i < L ? "-" : " ");
+    /* The softmax that xent implies is not repeated; one activation shared
+     * by every layer is named once. */
+    int shown = L;
+    if (nb_model_loss(m) == NB_LOSS_XENT && L > 1 && nb_model_act(m, L - 1) == NB_ACT_SOFTMAX)
+        shown = L - 1;
+    int same = 1;
+    for (int l = 1; l < shown; l++) same &= nb_model_act(m, l) == nb_model_act(m, 0);
+    for (int l = 0; l < (same ? 1 : shown); l++)
+        PUT("%s%s", l ? "," : "", nb_act_name(nb_model_act(m, l)));
+    const char *base = data ? strrchr(data, '/') : NULL;
+    PUT("/%s on %s", nb_loss_name(nb_model_loss(m)), !data ? "digits" : base ? base + 1 : data);
+#undef PUT
 }
 
 int nb_report_plot(const nb_report *r, const char *path, int log_scale, const char *title)

@@ -32,9 +32,15 @@ int nb_report_epoch(void *user, const nb_epoch_stats *s);
 void nb_report_batch(void *user, const nb_batch_progress *p);
 /* Clear a half-drawn bar (before printing anything else). */
 void nb_report_clear_bar(nb_report *r);
-/* Write the --plot SVG from the history; returns 0 on success, after
- * printing why on stderr otherwise. */
+/* Write the --plot SVG from the history, headed by title (shown as given,
+ * e.g. from nb_report_title); returns 0 on success, after printing why on
+ * stderr otherwise. */
 int nb_report_plot(const nb_report *r, const char *path, int log_scale, const char *title);
+/* The plot's title for model m trained on data (a CSV path, or NULL for
+ * the bundled digits): "64-32-10 sigmoid/mse on digits". Layers with
+ * different activations are listed in order ("relu,identity/mse"); the
+ * softmax of xent is implied ("64-32-10 relu/xent on train.csv"). */
+void nb_report_title(char *buf, size_t n, const nb_model *m, const char *data);
 void nb_report_free(nb_report *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "opencl/cl_backend.h"
+#include "opencl/cl_spec.h"
 #include "status.h"
 
 enum { MAX_PLATFORMS = 16, MAX_DEVICES = 64 };
@@ -107,24 +108,41 @@ static int default_pick(const nb_cl_device *devs, int n)
     return n > 0 ? 0 : -1;
 }
 
+/* Why "P.D" names no device: the devices platform P has, or, when it has
+ * none, every device there is. */
+static nb_status no_such_device(const char *spec, int p, const nb_cl_device *devs, int n)
+{
+    char list[512] = "";
+    size_t len = 0;
+    int on_p = 0;
+    for (int i = 0; i < n; i++) on_p += devs[i].info.platform == p;
+    for (int i = 0, k = 0; i < n && len < sizeof list; i++) {
+        if (on_p > 0 && devs[i].info.platform != p) continue;
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%d.%d", k++ ? ", " : "",
+                                devs[i].info.platform, devs[i].info.device);
+    }
+    if (on_p > 0)
+        return NB_FAIL(NB_ERR_BACKEND, "nb_backend_create: opencl:%s: platform %d has %d device%s "
+                                       "(%s)", spec, p, on_p, on_p == 1 ? "" : "s", list);
+    return NB_FAIL(NB_ERR_BACKEND, "nb_backend_create: opencl:%s: platform %d has no OpenCL "
+                                   "device; there %s %d in all (%s)", spec, p,
+                   n == 1 ? "is" : "are", n, list);
+}
+
 nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out)
 {
+    int p = 0, d = 0;
+    if (spec) NB_TRY(nb_cl_spec_parse(spec, &p, &d)); /* bad input whatever the machine has */
     nb_cl_device *devs = calloc(MAX_PLATFORMS * MAX_DEVICES, sizeof *devs);
     int n = 0, pick = -1;
     if (!devs) return NB_NOMEM("nb_cl_pick_device", sizeof *devs * MAX_PLATFORMS * MAX_DEVICES);
     nb_status st = enumerate(devs, MAX_PLATFORMS * MAX_DEVICES, &n);
     if (st == NB_OK && !spec) pick = default_pick(devs, n);
     if (st == NB_OK && spec) {
-        int p, d, used = 0;
-        if (sscanf(spec, "%d.%d%n", &p, &d, &used) != 2 || spec[used] != '\0') {
-            st = NB_FAIL(NB_ERR_ARG, "nb_backend_create: '%s' is not P.D (see nabla devices)", spec);
-        } else {
-            for (int i = 0; i < n; i++)
-                if (devs[i].info.platform == p && devs[i].info.device == d) pick = i;
-            if (pick < 0)
-                st = NB_FAIL(NB_ERR_ARG, "nb_backend_create: no OpenCL device %d.%d (see nabla "
-                                         "devices)", p, d);
-        }
+        for (int i = 0; i < n; i++)
+            if (devs[i].info.platform == p && devs[i].info.device == d) pick = i;
+        /* Well formed but absent: this machine cannot give what was named. */
+        if (pick < 0) st = no_such_device(spec, p, devs, n);
     }
     if (st == NB_OK) *out = devs[pick];
     free(devs);

@@ -1,15 +1,17 @@
 /*
  * cl_none.c — stand-ins for a build without OpenCL (NABLA_OPENCL=OFF):
  * the library needs no OpenCL headers, and asking for an OpenCL device
- * says why there is none.
+ * says why there is none (a malformed "opencl:P.D" is still bad input).
  */
 #include "backend.h"
+#include "opencl/cl_spec.h"
 #include "status.h"
 
 nb_status nb_cl_backend_create(const char *spec, nb_backend **out)
 {
-    (void)spec;
     *out = NULL;
+    int p, d;
+    if (spec) NB_TRY(nb_cl_spec_parse(spec, &p, &d)); /* a malformed name is still bad input */
     return NB_FAIL(NB_ERR_UNSUPPORTED, "this nabla was built without OpenCL (NABLA_OPENCL=OFF)");
 }
 

@@ -9,8 +9,17 @@
  * sources, build options, platform, device, driver and nabla version, and
  * carries a hash of its payload: a truncated, corrupt or stale entry is
  * never handed to the driver; it is ignored and rebuilt.
+ *
+ * On a CPU device a cached binary is native code that nabla runs, so the
+ * cache is trusted only when nobody else could have written it: the
+ * directory and each entry must belong to the user and be writable by
+ * nobody else, and an entry must be a plain file (no link, no device).
+ * Otherwise the program is compiled from source, nothing is cached, and
+ * nb_backend_note says why in one line with the fix. The directory nabla
+ * creates itself is 0700 and its entries 0600.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,21 +144,85 @@ static uint64_t cache_key(const nb_cl_ctx *c, const sources *s, const char *opti
     return h;
 }
 
-static void cache_path(char *buf, size_t n, const char *dir, uint64_t key)
+static void cache_name(char *buf, size_t n, uint64_t key)
 {
-    snprintf(buf, n, "%s/cl-%016llx.bin", dir, (unsigned long long)key);
+    snprintf(buf, n, "cl-%016llx.bin", (unsigned long long)key);
 }
 
-/* Read a cache entry; NULL unless its header, size and hash all check out. */
-static unsigned char *cache_read(const char *path, uint64_t key, size_t *size)
+/* Why an opened cache directory or entry must not be trusted, in words
+ * for the note ("is writable by others"), or NULL when it may be. */
+static const char *untrusted(const struct stat *sb, char *buf, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (sb->st_uid != geteuid()) {
+        snprintf(buf, n, "is owned by uid %lu, not by this user (uid %lu)",
+                 (unsigned long)sb->st_uid, (unsigned long)geteuid());
+        return buf;
+    }
+    if (sb->st_mode & S_IWOTH) return "is writable by others";
+    if (sb->st_mode & S_IWGRP) return "is writable by its group";
+    return NULL;
+}
+
+/* Open the cache directory for use: its fd, or -1 when it does not exist
+ * (*missing set), cannot be opened, or is not to be trusted (the note
+ * says so). */
+static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
+{
+    *missing = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        *missing = errno == ENOENT;
+        return -1; /* unreadable: the cache only saves time, so go without */
+    }
+    struct stat sb;
+    char why[128], fix[4200];
+    const char *bad = "cannot be examined";
+    snprintf(fix, sizeof fix, "chmod 700 %s", dir);
+    if (fstat(fd, &sb) == 0) {
+        bad = untrusted(&sb, why, sizeof why);
+        if (sb.st_uid != geteuid())
+            snprintf(fix, sizeof fix, "set NABLA_CACHE_DIR to a directory of your own");
+    }
+    if (bad) {
+        snprintf(be->note, sizeof be->note, "kernel cache %s %s: not used (%s)", dir, bad, fix);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Read the entry called name in the directory dfd. NULL when there is
+ * none, or when it fails its checks: then *refused is set if the entry
+ * itself is not to be trusted (the note says why), and left alone if it
+ * is merely stale or damaged (then it is rebuilt and replaced).
+ */
+static unsigned char *cache_read(nb_backend *be, int dfd, const char *dir, const char *name,
+                                 uint64_t key, size_t *size, int *refused)
+{
+    /* O_NOFOLLOW: a link is refused, not followed; O_NONBLOCK: a FIFO
+     * planted under the name cannot make the open wait. */
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    const char *bad = NULL;
+    char why[128];
+    struct stat sb;
+    if (fd < 0 && errno == ELOOP) bad = "is a symbolic link";
+    if (fd < 0 && !bad) return NULL; /* no entry yet */
+    if (!bad && fstat(fd, &sb) != 0) bad = "cannot be examined";
+    if (!bad && !S_ISREG(sb.st_mode)) bad = "is not a regular file";
+    if (!bad) bad = untrusted(&sb, why, sizeof why);
+    if (bad) {
+        snprintf(be->note, sizeof be->note, "kernel cache file %s/%s %s: not used (remove it)", dir,
+                 name, bad);
+        *refused = 1;
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) return close(fd), NULL;
     unsigned char head[32], *bin = NULL;
     uint64_t k, n, h;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || fread(head, 1, 32, f) != 32 || memcmp(head, CACHE_MAGIC, 8))
-        goto bad;
+    if (fread(head, 1, 32, f) != 32 || memcmp(head, CACHE_MAGIC, 8)) goto bad;
     memcpy(&k, head + 8, 8), memcpy(&n, head + 16, 8), memcpy(&h, head + 24, 8);
     if (k != key || n == 0 || n > MAX_CACHE_BYTES || (uint64_t)sb.st_size != 32 + n) goto bad;
     bin = malloc((size_t)n);
@@ -164,12 +237,11 @@ bad:
     return NULL;
 }
 
-/* Write an entry atomically (temp file, fsync, rename); failures are silent
- * because the cache only saves time. */
-static void cache_write(const char *dir, const char *path, uint64_t key, const unsigned char *bin,
-                        size_t n)
+/* Create the cache directory (and its parent, for ~/.cache) owner-only,
+ * then open it with the same checks as an existing one. */
+static int cache_create_dir(nb_backend *be, const char *dir)
 {
-    char parent[4096], tmp[4200];
+    char parent[4096];
     snprintf(parent, sizeof parent, "%s", dir);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
@@ -177,8 +249,19 @@ static void cache_write(const char *dir, const char *path, uint64_t key, const u
         mkdir(parent, 0700); /* ~/.cache may not exist yet */
     }
     mkdir(dir, 0700);
-    snprintf(tmp, sizeof tmp, "%s/.cl-XXXXXX", dir);
-    int fd = mkstemp(tmp);
+    int missing;
+    return cache_open_dir(be, dir, &missing);
+}
+
+/* Write an entry atomically (a new owner-only file, fsync, rename), all
+ * relative to the checked directory; failures are silent because the
+ * cache only saves time. */
+static void cache_write(int dfd, const char *name, uint64_t key, const unsigned char *bin, size_t n)
+{
+    char tmp[64];
+    static unsigned serial;
+    snprintf(tmp, sizeof tmp, ".cl-%ld-%u-%.0f", (long)getpid(), serial++, 1e9 * nb_now());
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return;
     unsigned char head[32];
     uint64_t n64 = n, h = fnv1a(0xCBF29CE484222325ull, bin, n);
@@ -186,7 +269,7 @@ static void cache_write(const char *dir, const char *path, uint64_t key, const u
     memcpy(head + 24, &h, 8);
     int ok = write(fd, head, 32) == 32 && write(fd, bin, n) == (ssize_t)n && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+    if (!ok || renameat(dfd, tmp, dfd, name) != 0) unlinkat(dfd, tmp, 0);
 }
 
 /* ------------------------------------------------------------- build */
@@ -238,7 +321,7 @@ static cl_program build_from_binary(nb_cl_ctx *c, const unsigned char *bin, size
     return p;
 }
 
-static void save_binary(nb_cl_ctx *c, cl_program p, const char *dir, const char *path, uint64_t key)
+static void save_binary(nb_cl_ctx *c, cl_program p, int dfd, const char *name, uint64_t key)
 {
     size_t n = 0;
     if (nb_cl.clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) != CL_SUCCESS ||
@@ -246,7 +329,7 @@ static void save_binary(nb_cl_ctx *c, cl_program p, const char *dir, const char 
         return;
     unsigned char *bin = malloc(n);
     if (bin && nb_cl.clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS)
-        cache_write(dir, path, key, bin, n);
+        cache_write(dfd, name, key, bin, n);
     free(bin);
     (void)c;
 }
@@ -254,29 +337,34 @@ static void save_binary(nb_cl_ctx *c, cl_program p, const char *dir, const char 
 /* Build once with the current tunables: from the cache when possible. */
 static nb_status build_once(nb_cl_ctx *c, const sources *s)
 {
-    char options[512], dir[4096], path[4200];
+    char options[512], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
     double t0 = nb_now();
-    int use_cache = cache_dir(dir, sizeof dir);
     uint64_t key = cache_key(c, s, options);
+    int missing = 0, refused = 0, dfd = -1;
     c->program = NULL;
     c->be->build_cached = 0;
-    if (use_cache) {
+    cache_name(name, sizeof name, key);
+    if (cache_dir(dir, sizeof dir)) {
+        dfd = cache_open_dir(c->be, dir, &missing);
         size_t n;
-        cache_path(path, sizeof path, dir, key);
-        unsigned char *bin = cache_read(path, key, &n);
+        unsigned char *bin = dfd >= 0 ? cache_read(c->be, dfd, dir, name, key, &n, &refused) : NULL;
         if (bin) {
             c->program = build_from_binary(c, bin, n, options);
             c->be->build_cached = c->program != NULL;
             free(bin);
         }
     }
+    nb_status st = NB_OK;
     if (!c->program) {
-        NB_TRY(build_from_source(c, s, options, &c->program));
-        if (use_cache) save_binary(c, c->program, dir, path, key);
+        st = build_from_source(c, s, options, &c->program);
+        /* A refused entry stays where it is: the note asks to remove it. */
+        if (st == NB_OK && missing) dfd = cache_create_dir(c->be, dir);
+        if (st == NB_OK && dfd >= 0 && !refused) save_binary(c, c->program, dfd, name, key);
     }
+    if (dfd >= 0) close(dfd);
     c->be->build_seconds += nb_now() - t0;
-    return NB_OK;
+    return st;
 }
 
 static const char *const kernel_names[K_COUNT] = {

@@ -50,6 +50,27 @@ static int pow2_floor(size_t x)
     return p;
 }
 
+/* NABLA_CL_GEMM: exactly six decimal numbers in 1 … GEMM_MAX, separated by
+ * single commas, nothing else. The bound keeps every product of two of
+ * them (work-items, tile areas) far inside 64 bits. */
+static const long GEMM_MAX = 1L << 20;
+
+static int parse_gemm(const char *s, long v[6])
+{
+    for (int i = 0; i < 6; i++) {
+        if (*s < '0' || *s > '9') return 0; /* no sign, space or empty field */
+        long x = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            x = 10 * x + (*s - '0');
+            if (x > GEMM_MAX) return 0; /* stop before x can overflow */
+        }
+        if (x < 1 || *s != (i < 5 ? ',' : '\0')) return 0;
+        v[i] = x;
+        if (i < 5) s++;
+    }
+    return 1;
+}
+
 size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t)
 {
     /* The A and B tiles of one K-slice, plus the padding gemm.cl may add. */
@@ -118,20 +139,23 @@ nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
 
     const char *forced = getenv("NABLA_CL_GEMM");
     if (forced && *forced) {
-        int v[6];
-        if (sscanf(forced, "%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6 ||
-            v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[0] % v[3] ||
-            v[1] % v[4] || !(v[5] == 1 || v[5] == 2 || v[5] == 4) ||
+        long v[6];
+        if (!parse_gemm(forced, v) || v[0] % v[3] || v[1] % v[4] ||
+            !(v[5] == 1 || v[5] == 2 || v[5] == 4) ||
             !(v[4] == 1 || v[4] == 2 || v[4] == 4 || v[4] == 8 || v[4] == 16))
-            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s': want TM,TN,TK,WM,WN,VW with TM%%WM = "
-                                       "TN%%WN = 0, WN in 1, 2, 4, 8, 16 and VW in 1, 2, 4", forced);
-        t->gemm_tm = v[0], t->gemm_tn = v[1], t->gemm_tk = v[2];
-        t->gemm_wm = v[3], t->gemm_wn = v[4], t->gemm_vw = v[5];
-        if (!gemm_fits(t, dev->max_item))
-            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s' needs %d work-items and %zu bytes of "
+            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s': want TM,TN,TK,WM,WN,VW, each 1 to %ld, "
+                                       "with TM%%WM = TN%%WN = 0, WN in 1, 2, 4, 8, 16 and VW in "
+                                       "1, 2, 4", forced, GEMM_MAX);
+        t->gemm_tm = (int)v[0], t->gemm_tn = (int)v[1], t->gemm_tk = (int)v[2];
+        t->gemm_wm = (int)v[3], t->gemm_wn = (int)v[4], t->gemm_vw = (int)v[5];
+        if (!gemm_fits(t, dev->max_item)) {
+            /* Each factor is at most 2^20, so the product fits 64 bits. */
+            unsigned long long items =
+                (unsigned long long)(v[0] / v[3]) * (unsigned long long)(v[1] / v[4]);
+            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s' needs %llu work-items and %zu bytes of "
                                        "local memory; the device allows %zu and %zu", forced,
-                           (v[0] / v[3]) * (v[1] / v[4]), nb_cl_gemm_local_bytes(t), t->max_wg,
-                           t->local_mem);
+                           items, nb_cl_gemm_local_bytes(t), t->max_wg, t->local_mem);
+        }
         return NB_OK;
     }
     set_rung(t, cpu ? 0 : 1);

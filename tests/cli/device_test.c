@@ -6,7 +6,10 @@
  *     after one line saying why; an explicit "opencl" exits 3;
  *   - a kernel that does not compile (NABLA_KERNEL_DIR): the full build log,
  *     naming the kernel file and line; "auto" falls back, "opencl" exits 3;
- *   - `nabla devices`, --profile, bad --device values;
+ *   - `nabla devices`, --profile, bad --device values: a malformed name
+ *     exits 2, a well-formed one naming no device exits 3 and lists what
+ *     the platform has;
+ *   - a kernel cache directory writable by others: not used, one line says so;
  *   - the binary does not link an OpenCL library at all.
  * Tests that need a working OpenCL device skip, saying so, without one.
  */
@@ -15,6 +18,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <sys/stat.h>
 
 #include "cli/run_cli.h"
 
@@ -147,6 +152,10 @@ static void test_bad_tuning_variable(void **state)
     assert_non_null(strstr(err_text, "NABLA_CL_GEMM_SMALL='lots'"));
     assert_int_equal(run_env(bad, "train", "--device", "auto", "--epochs", "1", NULL), 0);
     assert_non_null(strstr(err_text, "using cpu"));
+    /* Tiles whose work-item count overflows an int: refused, with the count. */
+    static const char *const huge[] = {"NABLA_CL_GEMM=65536,65536,65536,1,1,1", NULL};
+    assert_int_equal(run_env(huge, "train", "--device", "opencl", "--epochs", "1", NULL), 2);
+    assert_non_null(strstr(err_text, "needs 4294967296 work-items"));
     static const char *const never[] = {"NABLA_CL_GEMM_SMALL=0", NULL};
     assert_int_equal(run_env(never, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
     assert_non_null(strstr(out_text, "stopped:"));
@@ -170,9 +179,76 @@ static void test_devices_and_profile(void **state)
     assert_int_equal(run("train", "--device", "opencl:0.0", "--epochs", "1", "--profile", NULL), 0);
     assert_non_null(strstr(out_text, "profile: opencl:0.0"));
     assert_non_null(strstr(out_text, "program build:"));
-    assert_int_equal(run("train", "--device", "opencl:9.9", NULL), 2);
-    assert_non_null(strstr(err_text, "no OpenCL device 9.9"));
-    assert_int_equal(run("train", "--device", "opencl:x", NULL), 2);
+}
+
+/* A well-formed device name that names no device is a device failure
+ * (exit 3) that says what there is; a malformed one is bad input (exit 2),
+ * with or without OpenCL. */
+static void test_absent_and_malformed_devices(void **state)
+{
+    (void)state;
+    static const char *const malformed[] = {"opencl:x", "opencl:abc", "opencl:0", "opencl:0.",
+                                            "opencl:.0", "opencl:-1.0", "opencl:0.-1",
+                                            "opencl: 0.0", "opencl:0.0x", "opencl:0.99999999999"};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        int code = run("train", "--device", malformed[i], "--epochs", "1", NULL);
+        if (code != 2 || !strstr(err_text, "is not opencl:P.D")) {
+            print_error("--device %s: exit %d, stderr: %s\n", malformed[i], code, err_text);
+            fail();
+        }
+    }
+    need_opencl();
+    /* The first index past platform 0's devices, counted from `nabla devices`. */
+    assert_int_equal(run("devices", NULL), 0);
+    int on0 = 0;
+    for (const char *s = out_text; (s = strstr(s, "\nopencl:0.")); s++) on0++;
+    assert_true(on0 >= 1);
+    char absent[32], want[96];
+    snprintf(absent, sizeof absent, "opencl:0.%d", on0);
+    snprintf(want, sizeof want, "%s: platform 0 has %d device%s (0.0", absent, on0,
+             on0 == 1 ? "" : "s");
+    assert_int_equal(run("train", "--device", absent, "--epochs", "1", NULL), 3);
+    if (!strstr(err_text, want)) {
+        print_error("expected '%s' in: %s\n", want, err_text);
+        fail();
+    }
+    assert_null(strstr(out_text, "epoch"));
+    assert_int_equal(run("train", "--device", "opencl:15.0", "--epochs", "1", NULL), 3);
+    assert_non_null(strstr(err_text, "platform 15 has no OpenCL device"));
+    assert_int_equal(run("train", "--device", "opencl:999999999.999999999", "--epochs", "1", NULL),
+                     3);
+}
+
+/* A kernel cache that others can write is not used, and the one line that
+ * says so is all the user sees of it: training runs on the device. */
+static void test_shared_cache_is_refused(void **state)
+{
+    (void)state;
+    need_opencl();
+    char cache[400], env0[450], want[900];
+    snprintf(cache, sizeof cache, "%s/shared-cache", tmpdir);
+    assert_int_equal(mkdir(cache, 0700), 0);
+    assert_int_equal(chmod(cache, 0777), 0);
+    snprintf(env0, sizeof env0, "NABLA_CACHE_DIR=%s", cache);
+    const char *const env[] = {env0, NULL};
+    for (int i = 0; i < 2; i++) { /* the second start finds nothing cached either */
+        assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", "--profile",
+                                 NULL), 0);
+        snprintf(want, sizeof want, "nabla train: kernel cache %s is writable by others: not used "
+                                    "(chmod 700 %s)\n", cache, cache);
+        if (strcmp(err_text, want) != 0) {
+            print_error("expected stderr '%s', got '%s'\n", want, err_text);
+            fail();
+        }
+        assert_non_null(strstr(out_text, "device opencl:"));
+        assert_non_null(strstr(out_text, "(compiled)"));
+    }
+    assert_int_equal(chmod(cache, 0700), 0);
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+    assert_int_equal(err_text[0], '\0');
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", "--profile",
+                             NULL), 0);
+    assert_non_null(strstr(out_text, "(from cache)"));
 }
 
 /* The one binary must start where no OpenCL library exists at all. */
@@ -199,6 +275,8 @@ int main(void)
         cmocka_unit_test(test_kernel_build_failure),
         cmocka_unit_test(test_bad_tuning_variable),
         cmocka_unit_test(test_devices_and_profile),
+        cmocka_unit_test(test_absent_and_malformed_devices),
+        cmocka_unit_test(test_shared_cache_is_refused),
         cmocka_unit_test(test_binary_does_not_link_opencl),
     };
     return cmocka_run_group_tests(tests, setup, cli_teardown);

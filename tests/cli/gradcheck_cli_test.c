@@ -2,8 +2,10 @@
  * gradcheck_cli_test.c — `nabla gradcheck` as a user runs it: the default
  * check PASSes (exit 0) and prints its table, tolerances and verdict; the
  * --perturb testing aid makes it FAIL (exit 1); every activation and loss,
- * CSV data and standardisation pass; bad flags exit 2 with one line naming
- * the flag; a missing device exits 3.
+ * CSV data and standardisation pass; a saved model and a training
+ * checkpoint (--model) are checked as they are, on random rows or a CSV
+ * file; bad flags exit 2 with one line naming the flag (with --model, the
+ * flags it conflicts with name both); a missing device exits 3.
  *
  * The device is $NABLA_TEST_DEVICE (default cpu), passed as NABLA_DEVICE:
  * CTest runs this once on the cpu and once on OpenCL, where every test
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cli/run_cli.h"
+#include "nabla.h"
 
 static const char *device = "cpu";
 static char device_env[64];
@@ -203,8 +206,123 @@ static void test_help(void **state)
     assert_non_null(strstr(out_text, "usage: nabla gradcheck"));
     assert_non_null(strstr(out_text, "--perturb L,EPS"));
     assert_non_null(strstr(out_text, "Testing aid"));
-    assert_non_null(strstr(out_text, "checkpoints"));
+    assert_non_null(strstr(out_text, "--model FILE"));
+    assert_null(strstr(out_text, "will come with checkpoints"));
     assert_non_null(strstr(out_text, "Exit status: 0 PASS, 1 FAIL"));
+}
+
+/* The CSV of test_data: features a, b, c, y1 and the class label y2. */
+static const char *classes_csv(void)
+{
+    char csv[4096] = "a,b,c,y1,y2\n";
+    for (int i = 0; i < 40; i++) {
+        size_t n = strlen(csv);
+        snprintf(csv + n, sizeof csv - n, "%d,%.3f,%d,%.2f,%d\n", i % 7, 0.37 * i, 100 + i,
+                 0.1 * (i % 5), i % 3);
+    }
+    return write_file("classes.csv", csv);
+}
+
+/* A saved model (nb_model_save of a fresh 3-5-2 tanh/softmax xent network,
+ * with a standardisation) and a checkpoint written by `nabla train --save`
+ * after two epochs: each is checked with its own architecture and
+ * parameters, on random rows and on CSV data, and a perturbed gradient of
+ * the loaded model still fails. */
+static void test_model_file(void **state)
+{
+    (void)state;
+    need_device();
+    char model[400], ckpt[400], want[1200];
+    snprintf(model, sizeof model, "%s/m.safetensors", tmpdir);
+    snprintf(ckpt, sizeof ckpt, "%s/ck.safetensors", tmpdir);
+    nb_backend *cpu = NULL;
+    nb_model *m = NULL;
+    const int widths[] = {3, 5, 2};
+    const nb_act acts[] = {NB_ACT_TANH, NB_ACT_SOFTMAX};
+    const float mean[] = {1.0f, -2.0f, 0.5f}, stdv[] = {2.0f, 0.5f, 1.0f};
+    assert_int_equal(nb_backend_create("cpu", &cpu), NB_OK);
+    assert_int_equal(nb_model_create(cpu, 2, widths, acts, NB_LOSS_XENT, 5, &m), NB_OK);
+    assert_int_equal(nb_model_set_standardization(m, mean, stdv), NB_OK);
+    assert_int_equal(nb_model_save(m, model), NB_OK);
+    nb_model_free(m);
+    nb_backend_free(cpu);
+
+    assert_int_equal(run_env(dev_env, "gradcheck", "--model", model, NULL), 0);
+    snprintf(want, sizeof want, "3-5-2 tanh,softmax/xent from %s, 16 random rows, 32 parameters",
+             model);
+    assert_non_null(strstr(out_text, want));
+    expect_verdict("PASS: ");
+    assert_int_equal(run_env(dev_env, "gradcheck", "--model", model, "--rows", "7", "--seed", "3",
+                             "--perturb", "1,0.05", NULL), 1);
+    assert_non_null(strstr(out_text, "7 random rows"));
+    expect_verdict("FAIL: ");
+
+    const char *csv = classes_csv();
+    assert_int_equal(run("train", "--device", "cpu", "--data", csv, "--header", "--label-col",
+                         "last", "--layers", "4,6,3", "--act", "relu", "--loss", "xent",
+                         "--standardize", "--epochs", "2", "--save", ckpt, NULL), 0);
+    assert_int_equal(run_env(dev_env, "gradcheck", "--model", ckpt, "--data", csv, "--header",
+                             NULL), 0);
+    snprintf(want, sizeof want, "4-6-3 relu,softmax/xent from %s, 40 %s rows, 51 parameters",
+             ckpt, csv);
+    assert_non_null(strstr(out_text, want));
+    expect_verdict("PASS: ");
+    assert_int_equal(run_env(dev_env, "gradcheck", "--model", ckpt, NULL), 0);
+    assert_non_null(strstr(out_text, "4-6-3 relu,softmax/xent from"));
+    expect_verdict("PASS: ");
+}
+
+/* --model with flags that would set another architecture, a file that is
+ * not there or not a model, data of another shape: exit 2, one line. */
+static void test_model_bad_flags(void **state)
+{
+    (void)state;
+    need_device();
+    char model[400];
+    snprintf(model, sizeof model, "%s/m.safetensors", tmpdir);
+    nb_backend *cpu = NULL;
+    nb_model *m = NULL;
+    const int widths[] = {3, 4, 1};
+    const nb_act acts[] = {NB_ACT_SIGMOID, NB_ACT_IDENTITY};
+    assert_int_equal(nb_backend_create("cpu", &cpu), NB_OK);
+    assert_int_equal(nb_model_create(cpu, 2, widths, acts, NB_LOSS_MSE, 1, &m), NB_OK);
+    assert_int_equal(nb_model_save(m, model), NB_OK);
+    nb_model_free(m);
+    nb_backend_free(cpu);
+    char junk[300], wide[300]; /* write_file's path is overwritten by the next call */
+    snprintf(junk, sizeof junk, "%s", write_file("junk.safetensors", "not a model at all\n"));
+    snprintf(wide, sizeof wide, "%s", write_file("wide.csv", "1,2,3,4,5\n6,7,8,9,10\n"));
+    static const char *const conflict[][2] = {
+        {"--layers", "3,4,1"}, {"--act", "tanh"}, {"--loss", "mse"}, {"--standardize", NULL}};
+    for (size_t i = 0; i < sizeof conflict / sizeof *conflict; i++) {
+        int code = run_env(dev_env, "gradcheck", "--model", model, conflict[i][0], conflict[i][1],
+                           NULL);
+        char both[64];
+        snprintf(both, sizeof both, "%s and --model", conflict[i][0]);
+        if (code != 2 || !strstr(err_text, both)) {
+            print_error("--model with %s: exit %d, stderr: %s\n", conflict[i][0], code, err_text);
+            fail();
+        }
+        assert_null(strchr(strchr(err_text, '\n') + 1, '\n'));
+        assert_null(strstr(out_text, "PASS"));
+    }
+    const char *const *cases[] = {
+        (const char *const[]){"--model", "/nonexistent/m.safetensors", "/nonexistent/m.safetensors"},
+        (const char *const[]){"--model", junk, "junk.safetensors"},
+        (const char *const[]){"--perturb", "3,0.1", "the model has 2"},
+        (const char *const[]){"--data", wide, "takes 3 inputs and gives 1 outputs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *const *c = cases[i];
+        int code = i < 2 ? run_env(dev_env, "gradcheck", c[0], c[1], NULL)
+                         : run_env(dev_env, "gradcheck", "--model", model, c[0], c[1],
+                                   "--regression", NULL);
+        if (code != 2 || !strstr(err_text, c[2])) {
+            print_error("--model case %zu: exit %d, stderr: %s\n", i, code, err_text);
+            fail();
+        }
+        assert_null(strchr(strchr(err_text, '\n') + 1, '\n'));
+    }
 }
 
 /* An explicit OpenCL device that cannot be opened is a device failure. */
@@ -223,7 +341,8 @@ int main(void)
         cmocka_unit_test(test_default_pass), cmocka_unit_test(test_perturb_fails),
         cmocka_unit_test(test_activations_and_losses), cmocka_unit_test(test_data),
         cmocka_unit_test(test_bad_flags), cmocka_unit_test(test_help),
-        cmocka_unit_test(test_device_failure),
+        cmocka_unit_test(test_device_failure), cmocka_unit_test(test_model_file),
+        cmocka_unit_test(test_model_bad_flags),
     };
     return cmocka_run_group_tests(tests, setup, cli_teardown);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""svg_check.py — read back the picture of `nabla descend --plot`.
+"""svg_check.py — read back the pictures of `nabla descend --plot` and of
+`nabla train --plot`.
 
 usage: svg_check.py NABLA_BINARY TMPDIR
 
@@ -28,6 +29,15 @@ Runs: α = 0.1 (zig-zag), --line-search from α = 1, α = 0.12 (diverges,
 exit 1: the picture is still written, titled with the divergence), and
 α = 0.12 without a divergence factor (the path runs to overflow; it must
 be cut at the window with a class="escape" line and still be finite).
+
+The training plot (`nabla train --plot`, 4 and 37 epochs of the bundled
+digits): it parses as XML; the epoch-axis labels (<text class="etick">) are
+whole numbers, strictly increasing, inside the run's epochs, one round step
+(1, 2 or 5 × 10^k) apart, at most 8 of them, each over its epoch's point of
+the training curve (x within 0.06: labels are written with 1 decimal, points
+with 2); the 4-epoch run
+labels every epoch, 1 2 3 4; the title is the document's <title> and the
+heading, and names the data.
 
 Prints one line per check and "N passed, M failed" last; exits 1 on any
 failure.
@@ -194,6 +204,58 @@ def check_run(nabla, tmpdir, name, args, want_exit, escape=False):
     check(ok, f"{label} start and end markers on the first and last drawn iterate")
 
 
+def round_step(step):
+    """Is step 1, 2 or 5 times a power of ten?"""
+    while step >= 10 and step % 10 == 0:
+        step //= 10
+    return step in (1, 2, 5)
+
+
+def check_train_plot(nabla, tmpdir, epochs):
+    svg = os.path.join(tmpdir, f"train-{epochs}.svg")
+    label = f"train --epochs {epochs}:"
+    cmd = [nabla, "train", "--device", "cpu", "--epochs", str(epochs), "--plot", svg]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if not check(p.returncode == 0 and os.path.exists(svg),
+                 f"{label} exits 0 and writes the plot (stderr {p.stderr.strip()!r})"):
+        return
+    try:
+        root = ET.parse(svg).getroot()
+    except ET.ParseError as e:
+        check(False, f"{label} parses as XML ({e})")
+        return
+    train = [e for e in root.iter(NS + "polyline") if e.get("class") == "train"]
+    if not check(len(train) == 1, f"{label} one training-loss curve"):
+        return
+    run_epochs = [int(v) for v in train[0].get("data-epoch").split()]
+    check(run_epochs == list(range(1, epochs + 1)), f"{label} the curve has epochs 1..{epochs}")
+    ticks = [e for e in root.iter(NS + "text") if e.get("class") == "etick"]
+    texts = [(e.text or "").strip() for e in ticks]
+    if not check(len(ticks) >= 2 and all(re.fullmatch(r"\d+", t) for t in texts),
+                 f"{label} epoch labels are whole numbers {texts}"):
+        return
+    vals = [int(t) for t in texts]
+    xs = [float(e.get("x")) for e in ticks]
+    check(all(a < b for a, b in zip(vals, vals[1:])), f"{label} strictly increasing {vals}")
+    check(run_epochs[0] <= vals[0] and vals[-1] <= run_epochs[-1],
+          f"{label} inside the run's epochs {run_epochs[0]}..{run_epochs[-1]}")
+    steps = {b - a for a, b in zip(vals, vals[1:])}
+    check(len(steps) == 1 and round_step(steps.pop()) and len(vals) <= 8,
+          f"{label} one round step, at most 8 labels")
+    # Each label sits over its epoch's point of the curve: ticks are written
+    # with 1 decimal and points with 2, so they agree to 0.05 + 0.005.
+    point_x = {e: float(pt.split(",")[0])
+               for e, pt in zip(run_epochs, train[0].get("points").split())}
+    off = max(abs(x - point_x.get(v, math.inf)) for v, x in zip(vals, xs))
+    check(off <= 0.06, f"{label} each label over its epoch on the curve (off by {off:.3f})")
+    if epochs == 4:
+        check(vals == [1, 2, 3, 4], f"{label} every epoch labelled once: {vals}")
+    title = root.find(NS + "title")
+    heads = [e.text for e in root.iter(NS + "text") if e.get("class") == "title"]
+    check(title is not None and title.text and heads == [title.text] and "digits" in title.text,
+          f"{label} titled {heads}")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__.splitlines()[2], file=sys.stderr)
@@ -205,6 +267,8 @@ def main():
     check_run(nabla, tmpdir, "quad-0.12", ["--lr", "0.12"], 1)
     check_run(nabla, tmpdir, "quad-0.12-overflow",
               ["--lr", "0.12", "--diverge-factor", "0", "--iters", "100000"], 1, escape=True)
+    check_train_plot(nabla, tmpdir, 4)
+    check_train_plot(nabla, tmpdir, 37)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
