@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/data_args.h"
 #include "cli/commands.h"
 #include "cli/profile.h"
 #include "nabla.h"
@@ -49,12 +50,8 @@ static const char gradcheck_help[] =
     "                      (default 1). Biases are drawn uniform in [-0.5, 0.5)\n"
     "                      rather than left at their initial 0, a special point\n"
     "                      (a --model keeps its own).\n"
-    "  --data FILE.csv     check on this data instead of random rows\n"
-    "  --header            the first row is a header\n"
-    "  --no-header         the first row is data (default: detect)\n"
-    "  --label-col N       0-based label column, or 'last' (default: last)\n"
-    "  --regression        the label column is a real-valued target\n"
-    "  --targets K         the last K columns are real-valued targets\n"
+    "%s"
+    "                      (gradcheck: with --data, those rows instead of random)\n"
     "  --standardize       standardise features with the model, as train does\n"
     "\n"
     "Check\n"
@@ -78,10 +75,10 @@ static const char gradcheck_help[] =
     "or data, 3 the requested device failed.\n";
 
 typedef struct gc_args {
-    const char *data, *device;
+    nb_data_args data;
+    const char *device;
     const char *model; /* --model FILE, or NULL for a random network */
     int loss_set;      /* --loss was given */
-    nb_csv_options csv;
     int standardize;
     int widths[MAX_LAYERS + 1], n_widths;
     nb_act acts[MAX_LAYERS];
@@ -96,10 +93,7 @@ typedef struct gc_args {
 static const struct option long_opts[] = {
     {"layers", required_argument, 0, 'L'},     {"act", required_argument, 0, 'a'},
     {"loss", required_argument, 0, 'l'},       {"rows", required_argument, 0, 'n'},
-    {"seed", required_argument, 0, 's'},       {"data", required_argument, 0, 'd'},
-    {"header", no_argument, 0, 'H'},           {"no-header", no_argument, 0, 'N'},
-    {"label-col", required_argument, 0, 'c'},  {"regression", no_argument, 0, 'R'},
-    {"targets", required_argument, 0, 'k'},    {"standardize", no_argument, 0, 'z'},
+    {"seed", required_argument, 0, 's'},       {"standardize", no_argument, 0, 'z'},
     {"max-params", required_argument, 0, 'm'}, {"directions", required_argument, 0, 'u'},
     {"step", required_argument, 0, 't'},       {"atol", required_argument, 0, 'A'},
     {"rtol", required_argument, 0, 'r'},       {"device", required_argument, 0, 'D'},
@@ -128,6 +122,7 @@ static int parse_opt(int c, const char *v, gc_args *a)
 {
     const char *cmd = "gradcheck";
     long n;
+    if (nb_data_is_opt(c)) return nb_data_parse(cmd, c, v, &a->data);
     switch (c) {
     case 'L': return nb_arg_widths(cmd, "--layers", v, a->widths, MAX_LAYERS + 1, &a->n_widths);
     case 'a': return nb_arg_acts(cmd, "--act", v, a->acts, MAX_LAYERS, &a->n_acts);
@@ -138,19 +133,6 @@ static int parse_opt(int c, const char *v, gc_args *a)
         return 0;
     case 'n': a->rows_set = 1; return nb_arg_long(cmd, "--rows", v, 1, 1 << 24, &a->rows);
     case 's': return nb_arg_u64(cmd, "--seed", v, &a->seed);
-    case 'd': a->data = v; return 1;
-    case 'H': a->csv.header = 1; return 1;
-    case 'N': a->csv.header = 0; return 1;
-    case 'c':
-        if (strcmp(v, "last") == 0) return a->csv.label_col = -1, 1;
-        if (!nb_arg_long(cmd, "--label-col", v, 0, 1 << 20, &n)) return 0;
-        a->csv.label_col = (int)n;
-        return 1;
-    case 'R': a->csv.regression = 1; return 1;
-    case 'k':
-        if (!nb_arg_long(cmd, "--targets", v, 1, 1 << 20, &n)) return 0;
-        a->csv.targets = (int)n;
-        return 1;
     case 'z': a->standardize = 1; return 1;
     case 'm':
         if (!nb_arg_long(cmd, "--max-params", v, 0, 1L << 40, &n)) return 0;
@@ -299,7 +281,7 @@ static void print_report(const gc_args *a, const nb_dataset *d, const nb_backend
     printf("/%s", nb_loss_name(a->loss));
     if (a->model) printf(" from %s", a->model);
     printf(", %zu %s rows, %zu parameters, seed %llu, device %s\n", nb_dataset_rows(d),
-           a->data ? a->data : "random", r->params,
+           a->data.data ? nb_data_name(&a->data) : "random", r->params,
            (unsigned long long)a->seed, nb_backend_name(be));
     printf("loss: device (float32) %.9g, reference (double) %.9g; |grad| %.4g\n", r->loss,
            r->loss_ref, r->grad_norm);
@@ -331,7 +313,7 @@ static int fail(nb_status s)
     if (s == NB_ERR_NOMEM)
         fputs("nabla gradcheck: out of memory\n", stderr);
     else
-        fprintf(stderr, "nabla gradcheck: %s\n", nb_last_error());
+        fprintf(stderr, "nabla gradcheck: %s\n", nb_cli_error());
     return nb_cli_exit_for(s);
 }
 
@@ -346,22 +328,23 @@ static int run(gc_args *a)
     if (a->model) { /* the architecture, and so the data's shape, come from the file */
         if ((code = nb_cli_open_backend("gradcheck", a->device, &be)) != 0) goto done;
         if ((st = nb_model_load(be, a->model, &m)) != NB_OK) {
-            fprintf(stderr, "nabla gradcheck: --model: %s\n", nb_last_error());
+            fprintf(stderr, "nabla gradcheck: --model: %s\n", nb_cli_error());
             code = nb_cli_exit_for(st);
             goto done;
         }
         code = NB_EXIT_USAGE;
         if (!adopt_model(a, m)) goto done;
     }
-    if (a->data) {
-        if (a->n_widths > 0 && !a->csv.regression && a->csv.targets == 0)
-            a->csv.classes = a->widths[a->n_widths - 1];
-        if ((st = nb_dataset_load_csv(a->data, &a->csv, &d)) != NB_OK) goto fail_st;
+    if (a->data.data) {
+        nb_csv_options csv = a->data.csv;
+        if (a->n_widths > 0 && !csv.regression && csv.targets == 0)
+            csv.classes = a->widths[a->n_widths - 1];
+        if ((code = nb_data_load("gradcheck", &a->data, &csv, &d)) != 0) goto done;
     }
     const int in = a->widths[0], out = a->n_widths ? a->widths[a->n_widths - 1] : 0;
     if (a->model && d && (nb_dataset_inputs(d) != in || nb_dataset_outputs(d) != out)) {
         nb_cli_usage_error("gradcheck", "--model: %s takes %d inputs and gives %d outputs; %s "
-                                        "has %d and %d", a->model, in, out, a->data,
+                                        "has %d and %d", a->model, in, out, nb_data_name(&a->data),
                            nb_dataset_inputs(d), nb_dataset_outputs(d));
         code = NB_EXIT_USAGE;
         goto done;
@@ -402,46 +385,58 @@ done:
     return code;
 }
 
+/* The flags into a; 0 to go on, -1 after --help, else the exit status. */
+static int parse_args(int argc, char **argv, gc_args *a)
+{
+    struct option opts[64];
+    const struct option *const tables[] = {long_opts, nb_data_options};
+    if (!nb_cli_options(opts, 64, tables, 2))
+        return nb_cli_usage_error("gradcheck", "internal: too many options");
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') return printf(gradcheck_help, nb_data_help), -1;
+        if (c == '?')
+            return nb_cli_usage_error("gradcheck", "unknown option '%s' (see --help)",
+                                      argv[optind - 1]);
+        if (c == ':') return nb_cli_usage_error("gradcheck", "%s needs a value", argv[optind - 1]);
+        if (!parse_opt(c, optarg, a)) return NB_EXIT_USAGE;
+    }
+    if (optind < argc)
+        return nb_cli_usage_error("gradcheck", "unexpected argument '%s'", argv[optind]);
+    if (a->data.data && a->rows_set)
+        return nb_cli_usage_error("gradcheck", "--rows is for random data; --data uses every row");
+    /* A model file brings its own architecture and standardisation. */
+    const char *fixed = a->n_widths ? "--layers" : a->n_acts ? "--act" : a->loss_set ? "--loss" : NULL;
+    if (a->model && fixed)
+        return nb_cli_usage_error("gradcheck", "%s and --model: the architecture comes from the "
+                                               "model file %s; drop %s", fixed, a->model, fixed);
+    if (a->model && a->standardize)
+        return nb_cli_usage_error("gradcheck", "--standardize and --model: the model file %s "
+                                               "keeps the standardisation it was saved with; "
+                                               "drop --standardize", a->model);
+    if (!nb_data_check("gradcheck", &a->data)) return NB_EXIT_USAGE;
+    const nb_csv_options *csv = &a->data.csv;
+    if ((csv->targets > 0 || csv->regression) && a->loss == NB_LOSS_XENT)
+        return nb_cli_usage_error("gradcheck", "--loss xent needs class labels, not "
+                                               "--regression/--targets");
+    return 0;
+}
+
 int nb_cmd_gradcheck(int argc, char **argv)
 {
     gc_args a;
     memset(&a, 0, sizeof a);
-    nb_csv_options_default(&a.csv);
+    nb_data_args_init(&a.data);
     nb_gradcheck_options_default(&a.opt);
     a.device = getenv("NABLA_DEVICE");
     if (a.device && !*a.device) a.device = NULL; /* empty means unset: auto */
     a.loss = NB_LOSS_MSE;
     a.rows = 16;
     a.seed = 1;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
-        if (c == 'h') return fputs(gradcheck_help, stdout), NB_EXIT_OK;
-        if (c == '?')
-            return nb_cli_usage_error("gradcheck", "unknown option '%s' (see --help)",
-                                      argv[optind - 1]);
-        if (c == ':') return nb_cli_usage_error("gradcheck", "%s needs a value", argv[optind - 1]);
-        if (!parse_opt(c, optarg, &a)) return NB_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return nb_cli_usage_error("gradcheck", "unexpected argument '%s'", argv[optind]);
-    if (a.data && a.rows_set)
-        return nb_cli_usage_error("gradcheck", "--rows is for random data; --data uses every row");
-    /* A model file brings its own architecture and standardisation. */
-    const char *fixed = a.n_widths ? "--layers" : a.n_acts ? "--act" : a.loss_set ? "--loss" : NULL;
-    if (a.model && fixed)
-        return nb_cli_usage_error("gradcheck", "%s and --model: the architecture comes from the "
-                                               "model file %s; drop %s", fixed, a.model, fixed);
-    if (a.model && a.standardize)
-        return nb_cli_usage_error("gradcheck", "--standardize and --model: the model file %s "
-                                               "keeps the standardisation it was saved with; "
-                                               "drop --standardize", a.model);
-    if (a.csv.targets > 0 && a.csv.label_col != -1)
-        return nb_cli_usage_error("gradcheck",
-                                  "--targets takes the last K columns; drop --label-col");
-    if ((a.csv.targets > 0 || a.csv.regression) && a.loss == NB_LOSS_XENT)
-        return nb_cli_usage_error("gradcheck", "--loss xent needs class labels, not "
-                                               "--regression/--targets");
-    return run(&a);
+    int code = parse_args(argc, argv, &a);
+    if (code == 0) code = run(&a);
+    nb_data_args_free(&a.data);
+    return code < 0 ? NB_EXIT_OK : code;
 }

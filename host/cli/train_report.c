@@ -101,7 +101,7 @@ void nb_report_batch(void *user, const nb_batch_progress *p)
     r->bar_drawn = 1;
 }
 
-void nb_report_title(char *buf, size_t n, const nb_model *m, const char *data)
+void nb_report_arch(char *buf, size_t n, const nb_model *m)
 {
     size_t len = 0;
 #define PUT(...)                                                                                   \
@@ -121,9 +121,17 @@ void nb_report_title(char *buf, size_t n, const nb_model *m, const char *data)
     for (int l = 1; l < shown; l++) same &= nb_model_act(m, l) == nb_model_act(m, 0);
     for (int l = 0; l < (same ? 1 : shown); l++)
         PUT("%s%s", l ? "," : "", nb_act_name(nb_model_act(m, l)));
-    const char *base = data ? strrchr(data, '/') : NULL;
-    PUT("/%s on %s", nb_loss_name(nb_model_loss(m)), !data ? "digits" : base ? base + 1 : data);
+    PUT("/%s", nb_loss_name(nb_model_loss(m)));
 #undef PUT
+}
+
+void nb_report_title(char *buf, size_t n, const nb_model *m, const char *data)
+{
+    char arch[512];
+    nb_report_arch(arch, sizeof arch, m);
+    const char *base = data ? strrchr(data, '/') : NULL;
+    snprintf(buf, n, "%s on %s", arch, !data ? "digits" : strcmp(data, "-") == 0 ? "standard input"
+                                                       : base ? base + 1 : data);
 }
 
 int nb_report_plot(const nb_report *r, const char *path, int log_scale, const char *title)

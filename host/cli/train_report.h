@@ -36,10 +36,12 @@ void nb_report_clear_bar(nb_report *r);
  * e.g. from nb_report_title); returns 0 on success, after printing why on
  * stderr otherwise. */
 int nb_report_plot(const nb_report *r, const char *path, int log_scale, const char *title);
-/* The plot's title for model m trained on data (a CSV path, or NULL for
- * the bundled digits): "64-32-10 sigmoid/mse on digits". Layers with
- * different activations are listed in order ("relu,identity/mse"); the
- * softmax of xent is implied ("64-32-10 relu/xent on train.csv"). */
+/* Model m's architecture in a few words: "64-32-10 sigmoid/mse". Layers
+ * with different activations are listed in order ("relu,identity/mse");
+ * the softmax of xent is implied ("64-32-10 relu/xent"). */
+void nb_report_arch(char *buf, size_t n, const nb_model *m);
+/* The plot's title for model m trained on data (a path, "-" for standard
+ * input, or NULL for the bundled digits): "64-32-10 sigmoid/mse on digits". */
 void nb_report_title(char *buf, size_t n, const nb_model *m, const char *data);
 void nb_report_free(nb_report *r);
 

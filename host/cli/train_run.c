@@ -123,25 +123,11 @@ static int standardize(nb_model *m, const nb_dataset *tr)
     return st == NB_OK ? 0 : nb_cli_fail("train", st);
 }
 
-/* "64-32-10 relu/xent": the widths, then one activation name when every
- * layer has it (xent's softmax goes without saying), else each layer's. */
-static void arch_text(const train_args *a, char *buf, size_t n)
-{
-    int L = a->n_widths - 1, hidden = a->loss == NB_LOSS_XENT && L > 1 ? L - 1 : L, same = 1;
-    size_t len = 0;
-    for (int i = 0; i <= L && len < n; i++)
-        len += (size_t)snprintf(buf + len, n - len, "%d%s", a->widths[i], i < L ? "-" : " ");
-    for (int l = 1; l < hidden; l++) same &= a->acts[l] == a->acts[0];
-    for (int l = 0; l < (same ? 1 : hidden) && len < n; l++)
-        len += (size_t)snprintf(buf + len, n - len, "%s%s", l ? "," : "", nb_act_name(a->acts[l]));
-    if (len < n) snprintf(buf + len, n - len, "/%s", nb_loss_name(a->loss));
-}
-
-static void print_header(const train_args *a, const nb_dataset *tr, const nb_dataset *va,
-                         const nb_backend *be)
+static void print_header(const train_args *a, const nb_model *m, const nb_dataset *tr,
+                         const nb_dataset *va, const nb_backend *be)
 {
     char arch[512];
-    arch_text(a, arch, sizeof arch);
+    nb_report_arch(arch, sizeof arch, m);
     printf("nabla: %s, %s, %zu train + %zu val rows, ", nb_data_name(&a->data), arch,
            nb_dataset_rows(tr), va ? nb_dataset_rows(va) : (size_t)0);
     if (a->opt.batch == 0 || a->opt.batch >= nb_dataset_rows(tr))
@@ -154,14 +140,6 @@ static void print_header(const train_args *a, const nb_dataset *tr, const nb_dat
            sc->lr_kind != NB_LR_CONSTANT ? nb_lr_kind_name(sc->lr_kind) : "",
            (unsigned long long)a->opt.seed, nb_backend_name(be));
     if (sc->line_search) printf("line search: Armijo c = %g, from alpha = %g\n", sc->armijo_c, sc->lr);
-}
-
-/* The plot's title: the architecture and the data. */
-static void plot_title(const train_args *a, char *buf, size_t n)
-{
-    char arch[512];
-    arch_text(a, arch, sizeof arch);
-    snprintf(buf, n, "%s on %s", arch, nb_data_name(&a->data));
 }
 
 /* The last lines of every run that trained: why it stopped, where it ended. */
@@ -264,7 +242,7 @@ int nb_train_run(train_args *a)
     a->opt.on_batch = nb_report_batch;
     a->opt.user = &rep;
     a->opt.report_every = (log || a->plot) ? 1 : a->print_every;
-    print_header(a, tr, va, be);
+    print_header(a, m, tr, va, be);
     fflush(stdout);
     if (a->profile && (st = nb_backend_profile_enable(be, 1)) != NB_OK) {
         code = nb_cli_fail("train", st);
@@ -282,7 +260,7 @@ int nb_train_run(train_args *a)
     int plot_failed = 0;
     if (trained && a->plot && rep.n > 0) {
         char title[1024];
-        plot_title(a, title, sizeof title);
+        nb_report_title(title, sizeof title, m, a->data.data);
         plot_failed = nb_report_plot(&rep, a->plot, a->plot_log, title) != 0; /* says why */
     }
     if (!trained) {
