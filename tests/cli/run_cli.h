@@ -19,6 +19,8 @@
 
 static const char *cli;
 static char tmpdir[256];
+/* When set, the next runs read this file as standard input (else none). */
+static const char *run_stdin;
 static char out_text[1 << 16], err_text[1 << 16];
 
 static inline void slurp(const char *path, char *buf, size_t size)
@@ -55,6 +57,7 @@ static inline int run_v(const char *const *env, const char *arg0, va_list ap)
             setenv(name, eq + 1, 1);
         }
         if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr)) _exit(127);
+        if (!freopen(run_stdin ? run_stdin : "/dev/null", "r", stdin)) _exit(127);
         execv(cli, (char *const *)argv);
         _exit(127);
     }
