@@ -232,10 +232,12 @@ nb_status nb_dataset_split(const nb_dataset *d, double val_fraction, uint64_t se
                            nb_dataset **train, nb_dataset **val);
 /*
  * The same split (the same rows in the same order) without copying: d's
- * rows are shuffled in place and *train and *val are views of them. The
- * views share d's storage and keep it alive, so d may be freed before or
- * after them; each is freed with nb_dataset_free. Memory: one int32 per row
- * for the permutation, freed before returning.
+ * rows are shuffled in place (val's rows first, then train's) and *train
+ * and *val are views of them. The views share d's storage and class names
+ * and keep them alive, so d may be freed before or after them; each is
+ * freed with nb_dataset_free, and every dataset function takes a view.
+ * Writing through a view (nb_dataset_standardize) writes d's rows. Memory:
+ * the two view structs only; the rows are swapped in place.
  */
 nb_status nb_dataset_split_views(nb_dataset *d, double val_fraction, uint64_t seed,
                                  nb_dataset **train, nb_dataset **val);
@@ -250,10 +252,14 @@ const float *nb_dataset_x(const nb_dataset *d);        /* (rows, inputs); borrow
 const float *nb_dataset_y(const nb_dataset *d);        /* (rows, outputs) or NULL   */
 const int32_t *nb_dataset_labels(const nb_dataset *d); /* (rows) or NULL; borrowed  */
 /* Class k's name when the labels were names (see nb_csv_options); NULL when
- * they were numbers or k is out of range. Borrowed. */
+ * they were numbers, for datasets not loaded from CSV, or k out of range.
+ * Splits and views share their source's names. Borrowed: valid while d
+ * lives. */
 const char *nb_dataset_class_name(const nb_dataset *d, int k);
-/* How a CSV file was read: whether its first line was taken as a header
- * (detected or forced), and the delimiter used. 0 for other datasets. */
+/* How a CSV file was read: 1 when its first line was taken as a header
+ * (forced, or detected as nb_dataset_load_csv describes), else 0; and the
+ * delimiter used, ',', ';' or '\t'. Splits and views report their
+ * source's; other datasets (and NULL) 0. */
 int nb_dataset_header_skipped(const nb_dataset *d);
 char nb_dataset_delimiter(const nb_dataset *d);
 
