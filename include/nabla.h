@@ -211,8 +211,10 @@ nb_status nb_dataset_load_csv_mem(const char *name, const void *bytes, size_t si
  * are checked before anything is allocated; each file may declare at most
  * 4 GiB. Memory: 4 bytes per pixel and per label plus under 1 MiB. On any
  * error *out stays NULL and the message names the file and the byte offset
- * in its (decompressed) content. Status: NB_ERR_IO (cannot open/read),
- * NB_ERR_DATA (malformed, corrupt gzip), NB_ERR_ARG, NB_ERR_NOMEM.
+ * in its (decompressed) content. A path that is not a regular file (a
+ * FIFO, a directory, a device) is refused when opened, without blocking.
+ * Status: NB_ERR_IO (cannot open/read, not a regular file), NB_ERR_DATA
+ * (malformed, corrupt gzip), NB_ERR_ARG, NB_ERR_NOMEM.
  */
 nb_status nb_dataset_load_idx(const char *images_path, const char *labels_path, int classes,
                               nb_dataset **out);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "fileio.h"
 #include "status.h"
 
 #define CSV_CHUNK ((size_t)64 * 1024)
@@ -551,8 +552,7 @@ nb_status nb_dataset_load_csv(const char *path, const nb_csv_options *opt, nb_da
     *out = NULL;
     if (!path) return NB_FAIL(NB_ERR_ARG, "%s: path is NULL", c.call);
     NB_TRY(resolve_options(&c, opt));
-    rd.f = fopen(path, "rb");
-    if (!rd.f) return NB_FAIL(NB_ERR_IO, "%s: %s: cannot open: %s", c.call, path, strerror(errno));
+    NB_TRY(nb_fopen_input(c.call, path, &rd.f, NULL)); /* no FIFO, directory or device */
     nb_status st = run(&c, &rd, out);
     fclose(rd.f); /* read-only: nothing to lose if closing fails */
     return st;
