@@ -6,7 +6,7 @@
  * same order, for classification and regression on random data, while
  * their arrays lie inside the dataset's own; the dataset and its views
  * may be freed in any order (the sanitizer build finds a use after free
- * or a leak), and the dataset functions work on a view.
+ * or a leak), and every dataset function works on a view.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,6 +171,51 @@ static void test_views_free_order(void **state)
     }
 }
 
+/* Views of views, class names, the CSV facts and the model's use. */
+static void test_views_everything_else(void **state)
+{
+    (void)state;
+    const char *text = "a;b;kind\n1;2;cat\n3;4;dog\n5;6;cat\n7;8;eel\n9;10;dog\n11;12;cat\n";
+    nb_dataset *d = NULL, *t, *v, *tt, *tv, *ct, *cv;
+    assert_int_equal(nb_dataset_load_csv_mem("z.csv", text, strlen(text), NULL, &d), NB_OK);
+    assert_int_equal(nb_dataset_split(d, 0.5, 3, &ct, &cv), NB_OK); /* before d is shuffled */
+    assert_int_equal(nb_dataset_split_views(d, 0.5, 3, &t, &v), NB_OK);
+    assert_same(ct, t);
+    /* Names shared (the very same strings), and how the file was read. */
+    for (int k = 0; k < 3; k++) {
+        assert_ptr_equal(nb_dataset_class_name(t, k), nb_dataset_class_name(d, k));
+        assert_ptr_equal(nb_dataset_class_name(ct, k), nb_dataset_class_name(d, k));
+    }
+    assert_string_equal(nb_dataset_class_name(v, 2), "eel");
+    assert_int_equal(nb_dataset_delimiter(t), ';');
+    assert_int_equal(nb_dataset_header_skipped(v), 1);
+    /* A view of a view. */
+    assert_int_equal(nb_dataset_split_views(t, 0.34, 4, &tt, &tv), NB_OK);
+    assert_int_equal(nb_dataset_rows(tv) + nb_dataset_rows(tt), 3);
+    assert_ptr_equal(nb_dataset_x(tv), nb_dataset_x(t));
+    /* One-hot targets from a view are those of its own rows. */
+    float got[3 * 3], want[3 * 3];
+    nb_dataset_targets(t, 0, 3, got);
+    memset(want, 0, sizeof want);
+    for (int i = 0; i < 3; i++) want[i * 3 + nb_dataset_labels(t)[i]] = 1.0f;
+    assert_memory_equal(got, want, sizeof want);
+    /* A model evaluates a view as it does the copy of the same rows. */
+    nb_backend *be = NULL;
+    nb_model *m = NULL;
+    assert_int_equal(nb_backend_create("cpu", &be), NB_OK);
+    int widths[] = {2, 4, 3};
+    nb_act acts[] = {NB_ACT_TANH, NB_ACT_SOFTMAX};
+    assert_int_equal(nb_model_create(be, 2, widths, acts, NB_LOSS_XENT, 1, &m), NB_OK);
+    double lv, lc, av, ac;
+    assert_int_equal(nb_model_evaluate(m, t, &lv, &av), NB_OK);
+    assert_int_equal(nb_model_evaluate(m, ct, &lc, &ac), NB_OK);
+    assert_true(lv == lc && av == ac); /* the same rows, the same arithmetic */
+    nb_model_free(m);
+    nb_backend_free(be);
+    nb_dataset *all[] = {tt, d, ct, t, tv, cv, v};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nb_dataset_free(all[i]);
+}
+
 static void test_views_refused(void **state)
 {
     (void)state;
@@ -195,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_views_equal_copies),
         cmocka_unit_test(test_views_share_memory),
         cmocka_unit_test(test_views_free_order),
+        cmocka_unit_test(test_views_everything_else),
         cmocka_unit_test(test_views_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
