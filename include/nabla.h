@@ -163,25 +163,37 @@ void nb_backend_build_info(const nb_backend *be, double *seconds, int *cached);
 typedef struct nb_dataset nb_dataset;
 
 typedef struct nb_csv_options {
-    int header;      /* -1: detect (first row has a non-number), 0: none, 1: present */
+    int header;      /* -1: detect (see nb_dataset_load_csv), 0: none, 1: line 1 is a
+                        header whatever it holds                                    */
     int label_col;   /* 0-based column of the label; -1: the last column           */
     int regression;  /* nonzero: the label column is a real-valued target          */
     int targets;     /* K > 0: the last K columns are real-valued targets (implies
                         regression; label_col must then be -1)                     */
-    int classes;     /* classification: number of classes; 0 infers max label + 1.
-                        A label >= classes is an error at its file:line:column.    */
+    int classes;     /* classification: number of classes; 0 infers max label + 1
+                        (at most 65536). A label >= classes is an error at its
+                        file:line:column. Named labels: the number of distinct
+                        names, which must then match it.                          */
     size_t max_line; /* longest accepted line in bytes; 0: 1 MiB                  */
     int features_only; /* nonzero: every column is an input and the dataset has no
                           targets (0 outputs), for prediction; label_col, regression,
                           targets and classes must keep their defaults          */
-    char delimiter;    /* ',', ';' or '\t'; 0: detect from the first line (the one of
-                          the three that splits it into the most fields; ',' on a tie) */
-    /* Named classes. When every label field is a whole number, labels are
-     * class indices as above. Otherwise every label is a class name: with
-     * class_names NULL the distinct names of the file, sorted by their bytes,
-     * become classes 0, 1, …; with class_names given (a saved model's
-     * n_class_names names), each label must be one of them, else it is an
-     * error at its file:line:column. Borrowed for the call only. */
+    char delimiter;    /* ',', ';' or '\t' (anything else is NB_ERR_ARG); 0: detect
+                          from the first non-blank line: the one of the three that
+                          splits it into the most fields, delimiters inside quotes
+                          not counting; ',' on a tie, then ';'                      */
+    /* Named classes. When every label field is a whole number (decimal
+     * digits only), labels are class indices as above. Otherwise every
+     * label is a class name: the field's text, blanks around it and quotes
+     * removed, 1 to 255 bytes with no control characters. With class_names
+     * NULL the distinct names of the file, sorted by their bytes, become
+     * classes 0, 1, … (at most 65536). With class_names given (a saved
+     * model's n_class_names names: valid names, all distinct; classes 0 or
+     * n_class_names), every label is a name, whole numbers included (a
+     * model with names is evaluated on names), and must be one of them,
+     * else it is an error at its file:line:column naming it and a few of
+     * the classes; class k is then class_names[k] and classes is
+     * n_class_names. Only for classification: NB_ERR_ARG with regression,
+     * targets or features_only. Borrowed for the call only. */
     const char *const *class_names;
     int n_class_names;
 } nb_csv_options;
@@ -189,14 +201,38 @@ typedef struct nb_csv_options {
 void nb_csv_options_default(nb_csv_options *opt);
 
 /*
- * Load a comma-separated file of numbers. Numbers parse the same under every
+ * Load a delimited file of numbers: fields separated by ',', ';' or tabs
+ * (nb_csv_options.delimiter), the label column holding class indices or
+ * class names (see nb_csv_options). Numbers parse the same under every
  * locale ('.' is the decimal point). A UTF-8 byte-order mark and CRLF line
- * ends are accepted; blank lines are skipped. Fields may be double-quoted
- * (RFC 4180: "" is a quote, commas inside quotes do not split); a quoted
- * field may not span lines. Every row must have the same
- * number of fields. NaN, Inf and values outside float range are errors.
+ * ends are accepted; blank lines (spaces and tabs only) are skipped.
+ * Blanks around a field are ignored (spaces, and tabs unless tabs
+ * delimit). Fields may be double-quoted (RFC 4180: "" is a quote,
+ * delimiters inside quotes do not split); a quoted field may not span
+ * lines. Every data row must have as many fields as the first data row; a
+ * header line may have any number. NaN, Inf and values outside float
+ * range are errors.
+ *
+ * Header: line 1 here is the first non-blank line. header = 1: line 1 is a
+ * header, whatever it holds. header = 0: it is data. header = -1: line 1
+ * is a header when one of its fields is empty or not a number (NaN, Inf
+ * and out-of-range numbers count as numbers, so such a row is an error,
+ * not a header), except when, in a classification load, that field is its
+ * label alone: then line 1 is data if it has as many fields as the next
+ * non-blank line and its label can be a label of the file (with
+ * class_names NULL, some other row's label is a name too; with
+ * class_names, it is one of them), or if it is the only line; otherwise
+ * it is a header. nb_dataset_header_skipped tells which was done.
+ *
  * On any error nothing is returned (*out stays NULL) and the message names
- * path:line:column. Status: NB_ERR_IO (cannot open/read), NB_ERR_DATA
+ * path:line:column; a row of one field where more are expected also names
+ * the delimiter looked for and, if one would split the row, the other.
+ * A path that is not a regular file (a FIFO, a directory, a device) is
+ * refused when opened, without blocking. Memory: the dataset (at most 2 x
+ * the file size: every value takes at least two bytes of text and costs
+ * four), a line buffer of max_line bytes and, for named classes, under 70
+ * more bytes per distinct name: under 2 x size + max_line + 5 MiB in all.
+ * Status: NB_ERR_IO (cannot open/read, not a regular file), NB_ERR_DATA
  * (malformed), NB_ERR_ARG (bad options), NB_ERR_NOMEM.
  */
 nb_status nb_dataset_load_csv(const char *path, const nb_csv_options *opt, nb_dataset **out);
@@ -218,8 +254,10 @@ nb_status nb_dataset_load_csv_mem(const char *name, const void *bytes, size_t si
  * are checked before anything is allocated; each file may declare at most
  * 4 GiB. Memory: 4 bytes per pixel and per label plus under 1 MiB. On any
  * error *out stays NULL and the message names the file and the byte offset
- * in its (decompressed) content. Status: NB_ERR_IO (cannot open/read),
- * NB_ERR_DATA (malformed, corrupt gzip), NB_ERR_ARG, NB_ERR_NOMEM.
+ * in its (decompressed) content. A path that is not a regular file (a
+ * FIFO, a directory, a device) is refused when opened, without blocking.
+ * Status: NB_ERR_IO (cannot open/read, not a regular file), NB_ERR_DATA
+ * (malformed, corrupt gzip), NB_ERR_ARG, NB_ERR_NOMEM.
  */
 nb_status nb_dataset_load_idx(const char *images_path, const char *labels_path, int classes,
                               nb_dataset **out);
@@ -239,10 +277,12 @@ nb_status nb_dataset_split(const nb_dataset *d, double val_fraction, uint64_t se
                            nb_dataset **train, nb_dataset **val);
 /*
  * The same split (the same rows in the same order) without copying: d's
- * rows are shuffled in place and *train and *val are views of them. The
- * views share d's storage and keep it alive, so d may be freed before or
- * after them; each is freed with nb_dataset_free. Memory: one int32 per row
- * for the permutation, freed before returning.
+ * rows are shuffled in place (val's rows first, then train's) and *train
+ * and *val are views of them. The views share d's storage and class names
+ * and keep them alive, so d may be freed before or after them; each is
+ * freed with nb_dataset_free, and every dataset function takes a view.
+ * Writing through a view (nb_dataset_standardize) writes d's rows. Memory:
+ * the two view structs only; the rows are swapped in place.
  */
 nb_status nb_dataset_split_views(nb_dataset *d, double val_fraction, uint64_t seed,
                                  nb_dataset **train, nb_dataset **val);
@@ -257,10 +297,14 @@ const float *nb_dataset_x(const nb_dataset *d);        /* (rows, inputs); borrow
 const float *nb_dataset_y(const nb_dataset *d);        /* (rows, outputs) or NULL   */
 const int32_t *nb_dataset_labels(const nb_dataset *d); /* (rows) or NULL; borrowed  */
 /* Class k's name when the labels were names (see nb_csv_options); NULL when
- * they were numbers or k is out of range. Borrowed. */
+ * they were numbers, for datasets not loaded from CSV, or k out of range.
+ * Splits and views share their source's names. Borrowed: valid while d
+ * lives. */
 const char *nb_dataset_class_name(const nb_dataset *d, int k);
-/* How a CSV file was read: whether its first line was taken as a header
- * (detected or forced), and the delimiter used. 0 for other datasets. */
+/* How a CSV file was read: 1 when its first line was taken as a header
+ * (forced, or detected as nb_dataset_load_csv describes), else 0; and the
+ * delimiter used, ',', ';' or '\t'. Splits and views report their
+ * source's; other datasets (and NULL) 0. */
 int nb_dataset_header_skipped(const nb_dataset *d);
 char nb_dataset_delimiter(const nb_dataset *d);
 

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "status.h"
 
 /* Root object -> tensor entry -> shape array: a valid header is exactly
@@ -420,19 +421,12 @@ nb_status nb_st_read(const char *path, const nb_st_limits *lim, nb_st_file **out
     if (!out) return NB_FAIL(NB_ERR_ARG, "nb_st_read: out is NULL");
     *out = NULL;
     if (!path) return NB_FAIL(NB_ERR_ARG, "nb_st_read: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NB_FAIL(NB_ERR_IO, "nb_st_read: cannot open %s: %s", path, strerror(errno));
-    struct stat sb;
-    nb_status st;
     /* A FIFO or device has no size to check against, and could block. */
-    if (fstat(fd, &sb) != 0)
-        st = NB_FAIL(NB_ERR_IO, "nb_st_read: fstat %s: %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        st = NB_FAIL(NB_ERR_IO, "nb_st_read: %s is not a regular file", path);
-    else {
-        st_src s = {.name = path, .fd = fd, .size = (uint64_t)sb.st_size};
-        st = st_read(&s, lim, out);
-    }
+    int fd;
+    uint64_t size;
+    NB_TRY(nb_open_input("nb_st_read", path, &fd, &size));
+    st_src s = {.name = path, .fd = fd, .size = size};
+    nb_status st = st_read(&s, lim, out);
     close(fd);
     return st;
 }

@@ -1,286 +1,61 @@
 /*
- * csv.c — loading a dataset from comma-separated numbers, from a file or
- * from memory.
+ * csv.c — loading a dataset from a delimited text file (',', ';' or tab),
+ * from a file or from memory.
  *
- * It is a strict reader for numeric tables, not a general CSV library:
- * no other separators, no missing values, and quoting only as far as
- * RFC 4180 goes within one line (see next_field). The file is never
- * trusted. Two streaming passes share one line
- * reader: pass 1 validates every row and counts rows and fields, pass 2
- * parses the same bytes again straight into arrays sized from pass 1. The
- * whole file is never held in memory; besides the dataset itself (at most
- * about 2 x the file size, since every value costs at least two bytes of
- * text) only a line buffer of max_line bytes and a 64 KiB chunk are used.
+ * It is a strict reader for numeric tables with, at most, named class
+ * labels, not a general CSV library: no missing values, and quoting only
+ * as far as RFC 4180 goes within one line. The syntax (lines, fields,
+ * numbers, delimiters) is csv_syntax.c's; this file gives lines their
+ * meaning. The file is never trusted. Two streaming passes share one line
+ * reader: pass 1
+ * validates every row and counts rows and fields, pass 2 parses the same
+ * bytes again straight into arrays sized from pass 1. The whole file is
+ * never held in memory; besides the dataset itself (at most about 2 x the
+ * file size, since every value costs at least two bytes of text) only a
+ * line buffer of max_line bytes, a 64 KiB chunk, a copy of the first line
+ * while pass 1 decides whether it is a header, and for named classes the
+ * names (csv_names.c) are used.
+ *
+ * Labels: a label column of whole numbers holds class indices; one that
+ * holds anything else holds class names, which are collected in pass 2
+ * (pass 1 only learns which of the two it is) and numbered in byte order
+ * at the end. Errors that depend on which it is are kept from pass 1 and
+ * reported once that is known (csv_later).
  */
 #include <errno.h>
 #include <locale.h>
-#include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
+#include "data/csv_internal.h"
+#include "fileio.h"
 #include "status.h"
-
-#define CSV_CHUNK ((size_t)64 * 1024)
-#define CSV_DEFAULT_MAX_LINE ((size_t)1024 * 1024)
-#define CSV_SHOW 32 /* bytes of offending text quoted in a message */
-/* Without an explicit class count, labels up to this many classes are
- * accepted; a larger label is far more likely a wrong column than a class. */
-#define CSV_MAX_INFERRED_CLASSES 65536
-
-/* Every data error starts "call: name:line:column: ". */
-#define AT_FMT "%s: %s:%zu:%zu: "
-#define AT(c, line, col) (c)->call, (c)->name, (size_t)(line), (size_t)(col)
-
-/* One source of bytes, read a chunk at a time, cut into lines. A memory
- * source is one big chunk that is never copied. */
-typedef struct reader {
-    FILE *f;                  /* file source, or NULL                      */
-    const unsigned char *mem; /* memory source (mem_size bytes)            */
-    size_t mem_size;
-    int mem_done;             /* the memory chunk was handed out           */
-    unsigned char *chunk;     /* (CSV_CHUNK) file buffer                   */
-    const unsigned char *buf; /* current chunk: buf[pos..len) unread       */
-    size_t len, pos;
-    size_t total;  /* bytes delivered so far in this pass       */
-    size_t lineno; /* 1-based number of the last line returned  */
-    char *line;    /* (max_line + 2): line, its CR, then NUL    */
-    size_t max_line;
-} reader;
-
-/* What a pass has learnt and, in pass 2, where values go. */
-typedef struct csv_ctx {
-    const char *call, *name;
-    nb_csv_options o;
-    size_t nfields;     /* fields per row; 0 until the first row          */
-    size_t first_line;  /* the line that fixed nfields                    */
-    size_t header_line; /* 0: no header                                   */
-    size_t tcol0, ntgt; /* target columns [tcol0, tcol0 + ntgt)           */
-    size_t rows;        /* data rows seen so far in this pass             */
-    long max_label;     /* classification: largest label so far, or -1    */
-    long label_limit;   /* labels must be < this                          */
-    nb_dataset *d;      /* pass 2 only                                     */
-} csv_ctx;
-
-enum { NUM_OK, NUM_BAD, NUM_NONFINITE, NUM_RANGE };
 
 void nb_csv_options_default(nb_csv_options *opt)
 {
     if (opt) *opt = (nb_csv_options){.header = -1, .label_col = -1};
 }
 
-/* ------------------------------------------------------------ reading */
-
-static nb_status reader_refill(const csv_ctx *c, reader *rd)
+static void later(csv_later *e, size_t line, size_t col, const char *fmt, ...) NB_PRINTF(4, 5);
+static void later(csv_later *e, size_t line, size_t col, const char *fmt, ...)
 {
-    rd->pos = 0;
-    if (!rd->f) {
-        rd->buf = rd->mem;
-        rd->len = rd->mem_done ? 0 : rd->mem_size;
-        rd->mem_done = 1;
-    } else {
-        rd->buf = rd->chunk;
-        rd->len = fread(rd->chunk, 1, CSV_CHUNK, rd->f);
-        if (rd->len == 0 && ferror(rd->f))
-            return NB_FAIL(NB_ERR_IO, "%s: %s: read failed: %s", c->call, c->name, strerror(errno));
-    }
-    rd->total += rd->len; /* cannot wrap: the bytes exist in memory or on disk */
-    return NB_OK;
+    if (e->st != NB_OK) return; /* the first one in file order counts */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->why, sizeof e->why, fmt, ap);
+    va_end(ap);
+    e->st = NB_ERR_DATA;
+    e->line = line;
+    e->col = col;
 }
 
-static nb_status reader_rewind(const csv_ctx *c, reader *rd)
+static nb_status raise_later(const struct csv_ctx *c, const csv_later *e)
 {
-    rd->len = rd->pos = rd->total = rd->lineno = 0;
-    rd->mem_done = 0;
-    if (rd->f) {
-        clearerr(rd->f);
-        if (fseek(rd->f, 0L, SEEK_SET) != 0)
-            return NB_FAIL(NB_ERR_IO, "%s: %s: cannot rewind for the second pass: %s", c->call,
-                           c->name, strerror(errno));
-    }
-    return NB_OK;
-}
-
-static nb_status line_too_long(const csv_ctx *c, const reader *rd)
-{
-    return NB_FAIL(NB_ERR_DATA, "%s: %s:%zu: line is longer than max_line = %zu bytes", c->call,
-                   c->name, rd->lineno + 1, rd->max_line);
-}
-
-/* The next line into rd->line (NUL-terminated, without "\n" or "\r\n");
- * *got = 0 at end of input. A line over max_line is an error, never split. */
-static nb_status reader_line(const csv_ctx *c, reader *rd, size_t *len, int *got)
-{
-    size_t n = 0, cap = rd->max_line + 1; /* room for a CR before the LF */
-    int any = 0;
-    *got = 0;
-    for (;;) {
-        if (rd->pos == rd->len) {
-            NB_TRY(reader_refill(c, rd));
-            if (rd->len == 0) break; /* end of input */
-        }
-        const unsigned char *p = rd->buf + rd->pos;
-        const unsigned char *nl = memchr(p, '\n', rd->len - rd->pos);
-        size_t take = nl ? (size_t)(nl - p) : rd->len - rd->pos;
-        /* Refuse before copying, so the buffer never grows with the input. */
-        if (take > cap - n) return line_too_long(c, rd);
-        memcpy(rd->line + n, p, take);
-        n += take;
-        rd->pos += take + (nl != NULL);
-        any = 1;
-        if (nl) break;
-    }
-    if (!any) return NB_OK;
-    if (n > 0 && rd->line[n - 1] == '\r') n--;
-    if (n > rd->max_line) return line_too_long(c, rd);
-    rd->lineno++;
-    rd->line[n] = '\0';
-    *len = n;
-    *got = 1;
-    return NB_OK;
-}
-
-/* ------------------------------------------------------- field syntax */
-
-static int is_space(char ch) { return ch == ' ' || ch == '\t'; }
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-
-/* 1-based character column of byte pos in s: UTF-8 continuation bytes do
- * not start a character, so a column matches what an editor shows. */
-static size_t col_of(const char *s, size_t pos)
-{
-    size_t col = 1;
-    for (size_t i = 0; i < pos; i++) col += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return col;
-}
-
-/* Quote s (n) for a message into out (CSV_SHOW + 4): short, printable, and
- * cut only between UTF-8 characters. */
-static const char *shown(char *out, const char *s, size_t n)
-{
-    size_t k = n > CSV_SHOW ? CSV_SHOW : n;
-    if (k < n)
-        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
-    for (size_t i = 0; i < k; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-    }
-    strcpy(out + k, k < n ? "..." : "");
-    return out;
-}
-
-/* "nan…" or "inf…" in any case: named so the message can say why. */
-static int looks_nonfinite(const char *s, size_t n)
-{
-    if (n < 3) return 0;
-    char a = (char)(s[0] | 0x20), b = (char)(s[1] | 0x20), d = (char)(s[2] | 0x20);
-    return (a == 'n' && b == 'a' && d == 'n') || (a == 'i' && b == 'n' && d == 'f');
-}
-
-/* A float from the token s (n > 0 bytes, no surrounding blanks). Only
- * decimal syntax is accepted, [+-] digits [. digits] [(e|E) [+-] digits],
- * checked here because strtof alone would also take hex, "inf" and "nan".
- * s[n] is set to NUL for strtof and restored. */
-static int parse_real(char *s, size_t n, float *v)
-{
-    size_t i = 0, digits = 0;
-    if (s[i] == '+' || s[i] == '-') i++;
-    size_t body = i;
-    for (; i < n && is_digit(s[i]); i++) digits++;
-    if (i < n && s[i] == '.')
-        for (i++; i < n && is_digit(s[i]); i++) digits++;
-    if (digits == 0) return looks_nonfinite(s + body, n - body) ? NUM_NONFINITE : NUM_BAD;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        size_t exp_digits = 0;
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        for (; i < n && is_digit(s[i]); i++) exp_digits++;
-        if (exp_digits == 0) return NUM_BAD;
-    }
-    if (i != n) return NUM_BAD;
-    char save = s[n], *end;
-    s[n] = '\0';
-    float f = strtof(s, &end); /* the thread is in the "C" numeric locale */
-    s[n] = save;
-    if (end != s + n) return NUM_BAD;
-    if (isinf(f)) return NUM_RANGE; /* overflow; tiny values round to 0 or a subnormal */
-    *v = f;
-    return NUM_OK;
-}
-
-/* A class label: decimal digits only, at most INT32_MAX - 1 so that
- * "max label + 1" classes still fits in an int. */
-static int parse_label(const char *s, size_t n, long *v)
-{
-    long x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i])) return NUM_BAD;
-        if (x > (INT32_MAX - 1 - (s[i] - '0')) / 10) return NUM_RANGE;
-        x = x * 10 + (s[i] - '0');
-    }
-    *v = x;
-    return n > 0 ? NUM_OK : NUM_BAD;
-}
-
-static void trim(const char *s, size_t *a, size_t *b)
-{
-    while (*a < *b && is_space(s[*a])) (*a)++;
-    while (*b > *a && is_space(s[*b - 1])) (*b)--;
-}
-
-/* One field of a line: it starts at byte a (a blank, a quote or its
- * text), its content is [t0, t1) without the blanks and quotes around it,
- * and the comma after it, or the end of the line, is at byte end. */
-typedef struct field {
-    size_t a, t0, t1, end;
-} field;
-
-/* The field starting at byte a of s (n bytes). Quoting as in RFC 4180: a
- * field whose first non-blank is '"' runs to the closing '"', may hold
- * commas, and "" inside stands for one quote. The content is kept as it is
- * written, "" and all: a number never contains a quote, so a quoted number
- * parses unchanged, and header text is only told apart from numbers, never
- * used. Only blanks may follow the closing quote, and a '"' inside an
- * unquoted field is an error, as "1"2 or 1"2 is more likely a broken file
- * than a number. A quoted field may not span lines: the line reader cuts
- * at every LF, which keeps max_line a real bound and an error on the line
- * where it is, so a quote still open at the end of its line is
- * "unterminated" there. */
-static nb_status next_field(const csv_ctx *c, const char *s, size_t n, size_t a, size_t lineno,
-                            field *f)
-{
-    size_t i = a;
-    while (i < n && is_space(s[i])) i++;
-    f->a = a;
-    if (i < n && s[i] == '"') {
-        size_t open = i++;
-        for (f->t0 = i;; i++) {
-            if (i == n)
-                return NB_FAIL(NB_ERR_DATA, AT_FMT "unterminated quote (a quoted field must end "
-                               "on its line)", AT(c, lineno, col_of(s, open)));
-            if (s[i] != '"') continue;
-            if (i + 1 < n && s[i + 1] == '"')
-                i++; /* "" is a quote inside the field */
-            else
-                break;
-        }
-        f->t1 = i++;
-        while (i < n && is_space(s[i])) i++;
-        if (i < n && s[i] != ',')
-            return NB_FAIL(NB_ERR_DATA, AT_FMT "unexpected text after a closing quote",
-                           AT(c, lineno, col_of(s, i)));
-    } else {
-        for (f->t0 = i; i < n && s[i] != ','; i++)
-            if (s[i] == '"')
-                return NB_FAIL(NB_ERR_DATA, AT_FMT "a quote inside an unquoted field",
-                               AT(c, lineno, col_of(s, i)));
-        f->t1 = i;
-    }
-    f->end = i;
-    trim(s, &f->t0, &f->t1);
-    return NB_OK;
+    if (e->st == NB_OK) return NB_OK;
+    return NB_FAIL(e->st, AT_FMT "%s", AT(c, e->line, e->col), e->why);
 }
 
 /* ----------------------------------------------------------- one line */
@@ -290,9 +65,11 @@ static int classifying(const csv_ctx *c)
     return !c->o.regression && c->o.targets == 0 && !c->o.features_only;
 }
 
-/* The first row fixes the field count and which columns are targets. */
-static nb_status setup_columns(csv_ctx *c, size_t nf, size_t lineno)
+/* The first row, s (n bytes, nf fields), fixes the field count and which
+ * columns are targets. */
+static nb_status setup_columns(csv_ctx *c, const char *s, size_t n, size_t nf, size_t lineno)
 {
+    char hint[64];
     c->nfields = nf;
     c->first_line = lineno;
     if (nf > INT32_MAX)
@@ -305,15 +82,18 @@ static nb_status setup_columns(csv_ctx *c, size_t nf, size_t lineno)
     if (c->o.targets > 0) {
         if ((size_t)c->o.targets >= nf)
             return NB_FAIL(NB_ERR_ARG,
-                           "%s: %s: targets = %d leaves no feature column in rows of %zu fields",
-                           c->call, c->name, c->o.targets, nf);
+                           "%s: %s: targets = %d leaves no feature column in rows of %zu fields "
+                           "separated by '%s'", c->call, c->name, c->o.targets, nf,
+                           csv_delim_shown(c->delim));
         c->ntgt = (size_t)c->o.targets;
         c->tcol0 = nf - c->ntgt;
         return NB_OK;
     }
     if (nf < 2)
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "a row needs a feature and a label, got %zu field",
-                       AT(c, lineno, 1), nf);
+        return NB_FAIL(NB_ERR_DATA,
+                       AT_FMT "a row needs a feature and a label, got %zu field separated by "
+                       "'%s'%s", AT(c, lineno, 1), nf, csv_delim_shown(c->delim),
+                       csv_delim_hint(c, s, n, hint, sizeof hint));
     if (c->o.label_col >= 0 && (size_t)c->o.label_col >= nf)
         return NB_FAIL(NB_ERR_ARG, "%s: %s: label_col = %d is outside rows of %zu fields", c->call,
                        c->name, c->o.label_col, nf);
@@ -322,42 +102,102 @@ static nb_status setup_columns(csv_ctx *c, size_t nf, size_t lineno)
     return NB_OK;
 }
 
-/* Header detection: a header has some field that is not number-like.
+enum { LINE1_DATA, LINE1_HEADER, LINE1_HELD };
+
+/*
+ * Header detection (header = -1) for the first line s (n bytes, nf
+ * fields). A field that is empty or not number-like makes it a header;
  * NaN, Inf and out-of-range numbers count as numbers here, so a data row
- * holding one is reported as bad data instead of silently dropped. */
-static nb_status looks_like_header(const csv_ctx *c, char *s, size_t n, size_t lineno, int *yes)
+ * holding one is reported as bad data instead of silently dropped. One
+ * exception: when that field is only the label (classification), the line
+ * may be the first row of a file whose labels are class names, and it is
+ * held (LINE1_HELD) until hold_decide knows more.
+ */
+static nb_status first_line_kind(const csv_ctx *c, char *s, size_t n, size_t nf, size_t lineno,
+                                 int *kind)
 {
+    size_t label = SIZE_MAX, j = 0;
+    if (classifying(c)) label = c->o.label_col < 0 ? nf - 1 : (size_t)c->o.label_col;
+    int feature_text = 0, label_text = 0;
     field f;
-    *yes = 0;
-    for (size_t a = 0; a <= n && !*yes; a = f.end + 1) {
+    for (size_t a = 0; a <= n; a = f.end + 1, j++) {
         float v;
-        NB_TRY(next_field(c, s, n, a, lineno, &f));
-        *yes = f.t0 == f.t1 || parse_real(s + f.t0, f.t1 - f.t0, &v) == NUM_BAD;
+        NB_TRY(csv_next_field(c, s, n, a, lineno, &f));
+        int text = f.t0 == f.t1 || csv_parse_real(s + f.t0, f.t1 - f.t0, &v) == NUM_BAD;
+        if (j == label)
+            label_text = text;
+        else
+            feature_text |= text;
     }
+    *kind = feature_text ? LINE1_HEADER : label_text ? LINE1_HELD : LINE1_DATA;
     return NB_OK;
 }
 
-static nb_status store_label(csv_ctx *c, const char *s, size_t t0, size_t t1, size_t r,
-                             size_t lineno)
+/* The label of data row r in field f of s: validated in pass 1, stored in
+ * pass 2 as a class index or, for names of the file's own, an id that
+ * csv_names_finish turns into one. */
+static nb_status parse_label_field(csv_ctx *c, const char *s, const field *f, size_t r,
+                                   size_t lineno)
 {
-    char txt[CSV_SHOW + 4];
+    char txt[CSV_SHOW + 4], name[CSV_NAME_MAX + 1], list[256];
+    size_t t0 = f->t0, t1 = f->t1, col = csv_col_of(s, t0);
     long v = 0;
-    int k = parse_label(s + t0, t1 - t0, &v);
-    if (k == NUM_BAD)
+    int k = c->have_known ? NUM_BAD : csv_parse_label(s + t0, t1 - t0, &v);
+    if (k != NUM_BAD && !(c->d && c->names)) { /* a whole number, taken as one */
+        if (c->d) {
+            c->d->labels[r] = (int32_t)v; /* checked in pass 1 */
+            return NB_OK;
+        }
+        /* Errors only if every label is a number; as a name it must fit. */
+        if (t1 - t0 > CSV_NAME_MAX)
+            later(&c->if_names, lineno, col, "class name '%s' is longer than %d bytes",
+                  csv_shown(txt, s + t0, t1 - t0), CSV_NAME_MAX);
+        if (k == NUM_RANGE)
+            later(&c->if_numbers, lineno, col, "class label '%s' is too large",
+                  csv_shown(txt, s + t0, t1 - t0));
+        else if (v >= c->label_limit && c->o.classes == 0)
+            later(&c->if_numbers, lineno, col,
+                  "label %ld: at most %d classes are inferred; give the class count", v,
+                  CSV_MAX_CLASSES);
+        else if (v >= c->label_limit)
+            later(&c->if_numbers, lineno, col, "label %ld >= classes %ld", v, c->label_limit);
+        else if (v > c->max_label)
+            c->max_label = v;
+        return NB_OK;
+    }
+    /* A name. */
+    if (c->d && !c->names) /* only if the file changed since pass 1 */
+        return NB_FAIL(NB_ERR_IO, "%s: %s: the file changed while it was being read", c->call,
+                       c->name);
+    size_t len = csv_name_of(s, f, name);
+    const char *why = csv_name_invalid(name, len);
+    if (why)
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "class name '%s' %s", AT(c, lineno, col),
+                       csv_shown(txt, name, len), why);
+    if (c->have_known) {
+        int cls = csv_known_find(&c->known, name, len);
+        if (cls < 0) {
+            csv_known_list(&c->known, list, sizeof list);
+            return NB_FAIL(NB_ERR_DATA, AT_FMT "unknown class '%s'; the classes are %s",
+                           AT(c, lineno, col), csv_shown(txt, name, len), list);
+        }
+        if (c->d) c->d->labels[r] = cls;
+        return NB_OK;
+    }
+    if (!c->d) {
+        c->any_name = 1;
+        return NB_OK;
+    }
+    int32_t id;
+    NB_TRY(csv_names_intern(&c->table, name, len, &id));
+    if (c->o.classes > 0 && id >= c->o.classes)
         return NB_FAIL(NB_ERR_DATA,
-                       AT_FMT "expected a class label (a non-negative integer), got '%s'",
-                       AT(c, lineno, col_of(s, t0)), shown(txt, s + t0, t1 - t0));
-    if (k == NUM_RANGE)
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "class label '%s' is too large",
-                       AT(c, lineno, col_of(s, t0)), shown(txt, s + t0, t1 - t0));
-    if (v >= c->label_limit && c->o.classes == 0)
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "label %ld: at most %d classes are inferred; give the "
-                       "class count", AT(c, lineno, col_of(s, t0)), v, CSV_MAX_INFERRED_CLASSES);
-    if (v >= c->label_limit)
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "label %ld >= classes %ld", AT(c, lineno, col_of(s, t0)),
-                       v, c->label_limit);
-    if (v > c->max_label) c->max_label = v;
-    if (c->d) c->d->labels[r] = (int32_t)v;
+                       AT_FMT "class name '%s' makes %d distinct class names, but classes = %d",
+                       AT(c, lineno, col), csv_shown(txt, name, len), (int)id + 1, c->o.classes);
+    if (id >= CSV_MAX_CLASSES)
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "class name '%s': more than %d class names",
+                       AT(c, lineno, col), csv_shown(txt, name, len), CSV_MAX_CLASSES);
+    c->d->labels[r] = id;
     return NB_OK;
 }
 
@@ -367,18 +207,22 @@ static nb_status parse_field(csv_ctx *c, char *s, const field *f, size_t j, size
 {
     char txt[CSV_SHOW + 4];
     size_t t0 = f->t0, t1 = f->t1;
-    if (t0 == t1) return NB_FAIL(NB_ERR_DATA, AT_FMT "empty field", AT(c, lineno, col_of(s, f->a)));
+    if (t0 == t1)
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "empty field", AT(c, lineno, csv_col_of(s, f->a)));
     int is_target = j >= c->tcol0 && j - c->tcol0 < c->ntgt;
-    if (is_target && classifying(c)) return store_label(c, s, t0, t1, r, lineno);
+    if (is_target && classifying(c)) return parse_label_field(c, s, f, r, lineno);
     float v = 0.0f;
-    int k = parse_real(s + t0, t1 - t0, &v);
+    int k = csv_parse_real(s + t0, t1 - t0, &v);
     if (k != NUM_OK) {
         const char *why = k == NUM_NONFINITE ? "NaN and Inf are not accepted, got '%s'"
                           : k == NUM_RANGE   ? "'%s' is outside the float range"
                                              : "expected a number, got '%s'";
-        char msg[96];
-        snprintf(msg, sizeof msg, why, shown(txt, s + t0, t1 - t0));
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "%s", AT(c, lineno, col_of(s, t0)), msg);
+        /* "1,5" inside a ';' or tab file is most likely a decimal comma. */
+        int comma = k == NUM_BAD && c->delim != ',' && memchr(s + t0, ',', t1 - t0);
+        char msg[128];
+        snprintf(msg, sizeof msg, why, csv_shown(txt, s + t0, t1 - t0));
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "%s%s", AT(c, lineno, csv_col_of(s, t0)), msg,
+                       comma ? " (the decimal point must be '.')" : "");
     }
     if (!c->d) return NB_OK;
     if (is_target)
@@ -398,43 +242,141 @@ static nb_status parse_row(csv_ctx *c, char *s, size_t n, size_t lineno)
     size_t r = c->rows++, j = 0;
     field f;
     for (size_t a = 0; a <= n; a = f.end + 1) {
-        NB_TRY(next_field(c, s, n, a, lineno, &f));
+        NB_TRY(csv_next_field(c, s, n, a, lineno, &f));
         NB_TRY(parse_field(c, s, &f, j++, r, lineno));
     }
     return NB_OK;
+}
+
+/* The fields of s (n), with the quoting of each checked (delimiters
+ * inside quotes do not separate), and where field number stop + 1 starts
+ * (n if there is none). */
+static nb_status count_fields(const csv_ctx *c, const char *s, size_t n, size_t lineno,
+                              size_t stop, size_t *count, size_t *extra)
+{
+    field f;
+    *count = 0;
+    *extra = n;
+    for (size_t a = 0; a <= n; a = f.end + 1) {
+        NB_TRY(csv_next_field(c, s, n, a, lineno, &f));
+        if ((*count)++ == stop) *extra = f.a;
+    }
+    return NB_OK;
+}
+
+/* A data row s (n bytes) of line lineno: its field count against the
+ * first row's, then its fields. */
+static nb_status data_line(csv_ctx *c, char *s, size_t n, size_t lineno)
+{
+    size_t count, extra;
+    char hint[64];
+    NB_TRY(count_fields(c, s, n, lineno, c->nfields, &count, &extra));
+    if (c->nfields == 0) {
+        NB_TRY(setup_columns(c, s, n, count, lineno));
+    } else if (count == 1 && c->nfields > 1) {
+        /* One field where several are expected: most likely the wrong
+         * delimiter, so say which one was used and which would split it. */
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "expected %zu fields separated by '%s' but found 1%s",
+                       AT(c, lineno, csv_col_of(s, n)), c->nfields, csv_delim_shown(c->delim),
+                       csv_delim_hint(c, s, n, hint, sizeof hint));
+    } else if (count != c->nfields) {
+        /* Point at the first extra field, or at the end of a short row. */
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "expected %zu fields, got %zu (as on line %zu)",
+                       AT(c, lineno, csv_col_of(s, count > c->nfields ? extra : n)), c->nfields,
+                       count, c->first_line);
+    }
+    return parse_row(c, s, n, lineno);
+}
+
+/* The first line of the file, in pass 1: fix the delimiter, then take the
+ * line as a header, as data, or hold it. */
+static nb_status first_line(csv_ctx *c, char *s, size_t n, size_t lineno)
+{
+    c->line1 = lineno;
+    if (!c->delim) {
+        char best = csv_best_delim(s, n, 0);
+        c->delim = best ? best : ',';
+    }
+    if (c->o.header == 1) { /* a header whatever it holds: not even split */
+        c->header_line = lineno;
+        return NB_OK;
+    }
+    if (c->o.header == 0) return data_line(c, s, n, lineno);
+    size_t count, extra;
+    int kind;
+    NB_TRY(count_fields(c, s, n, lineno, SIZE_MAX, &count, &extra));
+    NB_TRY(first_line_kind(c, s, n, count, lineno, &kind));
+    if (kind == LINE1_HEADER) {
+        c->header_line = lineno;
+        return NB_OK;
+    }
+    if (kind == LINE1_DATA) return data_line(c, s, n, lineno);
+    c->held = malloc(n + 1);
+    if (!c->held) return NB_NOMEM(c->call, n + 1);
+    memcpy(c->held, s, n + 1);
+    c->held_len = n;
+    c->held_fields = count;
+    return NB_OK;
+}
+
+/* The held line 1 is a header unless it can be the first row of named
+ * labels: it has the field count of the line after it (checked when that
+ * line comes), and its label is a name the other rows could share (some
+ * other row's label is a name too, or, with class_names, it is one of
+ * them), or there is no other row. Called at the end of pass 1. */
+static nb_status hold_decide(csv_ctx *c)
+{
+    if (!c->held) return NB_OK;
+    int data = c->rows == 0 || (!c->have_known && c->any_name);
+    if (!data && c->have_known) {
+        /* Its label field, located again in the copy. */
+        field f;
+        size_t j = 0, label = c->tcol0;
+        for (size_t a = 0;; a = f.end + 1, j++) {
+            NB_TRY(csv_next_field(c, c->held, c->held_len, a, c->line1, &f));
+            if (j == label) break;
+        }
+        char name[CSV_NAME_MAX + 1];
+        size_t len = csv_name_of(c->held, &f, name);
+        data = !csv_name_invalid(name, len) && csv_known_find(&c->known, name, len) >= 0;
+    }
+    nb_status st = NB_OK;
+    if (!data)
+        c->header_line = c->line1;
+    else if (c->nfields == 0) /* the only line */
+        st = data_line(c, c->held, c->held_len, c->line1);
+    else
+        st = parse_row(c, c->held, c->held_len, c->line1);
+    free(c->held);
+    c->held = NULL;
+    return st;
 }
 
 /* One line s (n bytes, BOM removed): skip it, take it as the header, or
  * parse it as a data row. */
 static nb_status process_line(csv_ctx *c, char *s, size_t n, size_t lineno)
 {
-    size_t count = 0, extra = n, ink = 0;
-    for (size_t i = 0; i < n; i++) ink += !is_space(s[i]);
+    size_t ink = 0;
+    for (size_t i = 0; i < n; i++) ink += !csv_is_space(s[i]);
     if (ink == 0) return NB_OK; /* blank line */
-    /* Count the fields, checking the quoting of each (commas inside
-     * quotes do not separate). */
-    field f;
-    for (size_t a = 0; a <= n; a = f.end + 1) {
-        NB_TRY(next_field(c, s, n, a, lineno, &f));
-        if (count++ == c->nfields) extra = f.a; /* field nfields + 1 starts */
-    }
-    int header = c->o.header == 1;
-    if (c->nfields == 0) {
-        NB_TRY(setup_columns(c, count, lineno));
-        if (c->o.header == -1) NB_TRY(looks_like_header(c, s, n, lineno, &header));
-        if (header) {
-            c->header_line = lineno;
-            return NB_OK;
+    if (lineno == c->header_line) return NB_OK; /* pass 2: decided in pass 1 */
+    if (c->d) return data_line(c, s, n, lineno);
+    if (c->line1 == 0) return first_line(c, s, n, lineno);
+    if (c->held && c->nfields == 0) {
+        /* Line 2 while line 1 is held: a different field count makes line 1
+         * a header; the same makes it a row, unless hold_decide finds its
+         * label foreign to the others. */
+        size_t count, extra;
+        NB_TRY(count_fields(c, s, n, lineno, SIZE_MAX, &count, &extra));
+        if (count != c->held_fields) {
+            c->header_line = c->line1;
+            free(c->held);
+            c->held = NULL;
+        } else {
+            NB_TRY(setup_columns(c, c->held, c->held_len, count, c->line1));
         }
-    } else if (count != c->nfields) {
-        /* Point at the first extra field, or at the end of a short row. */
-        return NB_FAIL(NB_ERR_DATA, AT_FMT "expected %zu fields, got %zu (as on line %zu)",
-                       AT(c, lineno, col_of(s, count > c->nfields ? extra : n)), c->nfields, count,
-                       c->first_line);
-    } else if (lineno == c->header_line) {
-        return NB_OK;
     }
-    return parse_row(c, s, n, lineno);
+    return data_line(c, s, n, lineno);
 }
 
 /* ------------------------------------------------------------- passes */
@@ -444,7 +386,7 @@ static nb_status run_pass(csv_ctx *c, reader *rd)
     for (;;) {
         size_t len = 0;
         int got = 0;
-        NB_TRY(reader_line(c, rd, &len, &got));
+        NB_TRY(csv_reader_line(c, rd, &len, &got));
         if (!got) return NB_OK;
         char *s = rd->line;
         if (rd->lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
@@ -455,32 +397,64 @@ static nb_status run_pass(csv_ctx *c, reader *rd)
     }
 }
 
+/* After pass 1: the held line settled, then whether labels are names,
+ * and the errors that waited for that. */
+static nb_status end_pass1(csv_ctx *c, int *classes)
+{
+    NB_TRY(hold_decide(c));
+    if (c->rows == 0) return NB_FAIL(NB_ERR_DATA, "%s: %s: no data rows", c->call, c->name);
+    *classes = 0;
+    if (!classifying(c)) return NB_OK;
+    c->names = c->have_known || c->any_name;
+    NB_TRY(raise_later(c, c->names ? &c->if_names : &c->if_numbers));
+    if (c->have_known)
+        *classes = c->known.n;
+    else if (c->names)
+        *classes = 1; /* the count of names is known after pass 2 */
+    else
+        *classes = c->o.classes > 0 ? c->o.classes : (int)(c->max_label + 1);
+    return NB_OK;
+}
+
+/* After pass 2, for names of the file's own: number them. */
+static nb_status end_pass2(csv_ctx *c)
+{
+    nb_dataset *d = c->d;
+    if (c->have_known) return csv_known_copy(&c->known, &d->names);
+    if (!c->names) return NB_OK;
+    int n = (int)c->table.n;
+    if (c->o.classes > 0 && n != c->o.classes)
+        return NB_FAIL(NB_ERR_DATA, "%s: %s: the labels name %d classes, but classes = %d",
+                       c->call, c->name, n, c->o.classes);
+    NB_TRY(csv_names_finish(&c->table, d->labels, d->rows, &d->names));
+    d->classes = d->outputs = n;
+    return NB_OK;
+}
+
 /* Pass 1 validates and counts, then the dataset is allocated at its exact
  * size and pass 2 fills it. */
 static nb_status load(csv_ctx *c, reader *rd, nb_dataset **out)
 {
+    int classes = 0;
     NB_TRY(run_pass(c, rd));
-    if (c->rows == 0) return NB_FAIL(NB_ERR_DATA, "%s: %s: no data rows", c->call, c->name);
+    NB_TRY(end_pass1(c, &classes));
     size_t rows = c->rows, total = rd->total;
-    int classes = 0, outputs = (int)c->ntgt;
-    if (classifying(c)) {
-        classes = c->o.classes > 0 ? c->o.classes : (int)(c->max_label + 1);
-        outputs = classes;
-    }
+    int outputs = classifying(c) ? classes : (int)c->ntgt;
     NB_TRY(nb_dataset_alloc(rows, (int)(c->nfields - c->ntgt), outputs, classes, &c->d));
     c->rows = 0;
-    c->max_label = -1;
-    c->label_limit = classes;
-    nb_status st = reader_rewind(c, rd);
+    nb_status st = csv_reader_rewind(c, rd);
     if (st == NB_OK) st = run_pass(c, rd);
     if (st == NB_OK && (c->rows != rows || rd->total != total))
         st = NB_FAIL(NB_ERR_IO, "%s: %s: the file changed while it was being read", c->call,
                      c->name);
+    if (st == NB_OK) st = end_pass2(c);
     if (st != NB_OK) {
         nb_dataset_free(c->d);
         c->d = NULL;
         return st;
     }
+    c->d->header_skipped = c->header_line != 0;
+    c->d->delimiter = c->delim;
     *out = c->d;
     c->d = NULL;
     return NB_OK;
@@ -495,6 +469,7 @@ static nb_status resolve_options(csv_ctx *c, const nb_csv_options *opt)
     else
         nb_csv_options_default(&o);
     const char *bad = NULL;
+    int named = o.class_names != NULL || o.n_class_names != 0;
     if (o.header < -1 || o.header > 1)
         bad = "header must be -1, 0 or 1";
     else if (o.label_col < -1 || o.targets < 0 || o.classes < 0)
@@ -507,20 +482,30 @@ static nb_status resolve_options(csv_ctx *c, const nb_csv_options *opt)
         bad = "features_only takes no label_col, regression, targets or classes";
     else if (o.max_line > SIZE_MAX - 2)
         bad = "max_line is too large";
+    else if (o.delimiter != 0 && o.delimiter != ',' && o.delimiter != ';' && o.delimiter != '\t')
+        bad = "delimiter must be ',', ';', '\\t' or 0 (detect)";
+    else if (named && (o.regression || o.targets > 0 || o.features_only))
+        bad = "class_names is set for a load without class labels";
+    else if (named && o.classes != 0 && o.classes != o.n_class_names)
+        bad = "classes differs from n_class_names";
     if (bad)
-        return NB_FAIL(NB_ERR_ARG, "%s: %s (header %d, label_col %d, targets %d, classes %d)",
-                       c->call, bad, o.header, o.label_col, o.targets, o.classes);
+        return NB_FAIL(NB_ERR_ARG, "%s: %s (header %d, label_col %d, targets %d, classes %d, "
+                       "delimiter %d, n_class_names %d)", c->call, bad, o.header, o.label_col,
+                       o.targets, o.classes, o.delimiter, o.n_class_names);
+    if (named) NB_TRY(csv_known_init(&c->known, c->call, o.class_names, o.n_class_names));
+    c->have_known = named;
     if (o.max_line == 0) o.max_line = CSV_DEFAULT_MAX_LINE;
     c->o = o;
+    c->delim = o.delimiter;
     c->max_label = -1;
-    c->label_limit = o.classes > 0 ? o.classes : CSV_MAX_INFERRED_CLASSES;
+    c->label_limit = o.classes > 0 ? o.classes : CSV_MAX_CLASSES;
     return NB_OK;
 }
 
 /* Buffers, then both passes with this thread in the "C" numeric locale:
  * strtof takes its decimal point from LC_NUMERIC, and uselocale (unlike
  * setlocale) leaves other threads alone. The caller's locale is restored
- * on every path. */
+ * on every path, and everything the passes held is freed. */
 static nb_status run(csv_ctx *c, reader *rd, nb_dataset **out)
 {
     nb_status st = NB_OK;
@@ -540,6 +525,9 @@ static nb_status run(csv_ctx *c, reader *rd, nb_dataset **out)
     if (cl != (locale_t)0) freelocale(cl);
     free(rd->chunk);
     free(rd->line);
+    free(c->held);
+    csv_names_clear(&c->table);
+    csv_known_free(&c->known);
     return st;
 }
 
@@ -551,10 +539,13 @@ nb_status nb_dataset_load_csv(const char *path, const nb_csv_options *opt, nb_da
     *out = NULL;
     if (!path) return NB_FAIL(NB_ERR_ARG, "%s: path is NULL", c.call);
     NB_TRY(resolve_options(&c, opt));
-    rd.f = fopen(path, "rb");
-    if (!rd.f) return NB_FAIL(NB_ERR_IO, "%s: %s: cannot open: %s", c.call, path, strerror(errno));
-    nb_status st = run(&c, &rd, out);
-    fclose(rd.f); /* read-only: nothing to lose if closing fails */
+    nb_status st = nb_fopen_input(c.call, path, &rd.f, NULL); /* no FIFO, directory, device */
+    if (st == NB_OK) {
+        st = run(&c, &rd, out);
+        fclose(rd.f); /* read-only: nothing to lose if closing fails */
+    } else {
+        csv_known_free(&c.known);
+    }
     return st;
 }
 

@@ -12,12 +12,13 @@
  * overflow and against IDX_MAX_DATA) and the declared sizes must match the
  * data exactly before the dataset is allocated:
  *   - a plain regular file is compared against its size from fstat;
- *   - a gzip file (recognised by its magic 1f 8b, whatever its name) or a
- *     non-regular file only tells its length by being read, so a first
- *     pass decompresses it in 64 KiB pieces into a scratch buffer, fails
- *     as soon as more data than declared arrives or the data ends short,
- *     and only then is it rewound for the pass that fills the arrays (so
- *     such a file must be seekable: a pipe fails with NB_ERR_IO).
+ *   - a gzip file (recognised by its magic 1f 8b, whatever its name)
+ *     only tells its length by being read, so a first pass decompresses
+ *     it in 64 KiB pieces into a scratch buffer, fails as soon as more
+ *     data than declared arrives or the data ends short, and only then is
+ *     it rewound for the pass that fills the arrays.
+ * Anything but a regular file (a FIFO, a directory, a device) is refused
+ * when it is opened (fileio.h).
  * A gzip file therefore costs two decompressions, each stopping within
  * one byte of the declared size, so a small file that inflates without
  * end ("zip bomb") is rejected after decompressing at most its declared
@@ -40,6 +41,7 @@
 #include <zlib.h>
 
 #include "data/dataset.h"
+#include "fileio.h"
 #include "status.h"
 
 #define IDX_CALL "nb_dataset_load_idx"
@@ -196,9 +198,7 @@ static nb_status src_start(idx_src *s)
 
 static nb_status src_open(idx_src *s)
 {
-    s->f = fopen(s->path, "rb");
-    if (!s->f)
-        return NB_FAIL(NB_ERR_IO, "%s: %s: cannot open: %s", IDX_CALL, s->path, strerror(errno));
+    NB_TRY(nb_fopen_input(IDX_CALL, s->path, &s->f, NULL)); /* no FIFO, directory or device */
     s->in = malloc(IDX_CHUNK);
     if (!s->in) return NB_NOMEM(IDX_CALL, IDX_CHUNK);
     return src_start(s);

@@ -21,67 +21,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "data/csv_check.h"
 #include "nabla.h"
-
-/* The UTF-8 byte-order mark. */
-#define BOM "\xEF\xBB\xBF"
-
-/* Array literals that pass through macro arguments as one argument. */
-#define FLOATS(...) ((const float[]){__VA_ARGS__})
-#define LABELS(...) ((const int32_t[]){__VA_ARGS__})
-
-/* Any non-NULL value: a failing load must overwrite it with NULL. */
-static nb_dataset *const NOT_NULL = (nb_dataset *)&NOT_NULL;
-
-static nb_status load(const char *text, const nb_csv_options *o, nb_dataset **d)
-{
-    return nb_dataset_load_csv_mem("t.csv", text, strlen(text), o, d);
-}
-
-/* Load text, which must succeed; fail the test with the message if not. */
-#define LOAD_OK(text, o) load_ok_at(__FILE__, __LINE__, (text), (o))
-static nb_dataset *load_ok_at(const char *file, int line, const char *text, const nb_csv_options *o)
-{
-    nb_dataset *d = NULL;
-    nb_status st = load(text, o, &d);
-    if (st != NB_OK || !d) {
-        fprintf(stderr, "%s:%d: load failed: %s: %s\n", file, line, nb_status_str(st),
-                nb_last_error());
-        _fail(file, line);
-    }
-    return d;
-}
-
-/* A failed call: exact status, *out reset to NULL, needle in the message.
- * The call runs before d is read. */
-#define CHECK_FAIL(call, d, want, needle)                                                          \
-    do {                                                                                           \
-        nb_status check_st_ = (call);                                                              \
-        check_fail_at(__FILE__, __LINE__, check_st_, (d), (want), (needle));                       \
-    } while (0)
-static void check_fail_at(const char *file, int line, nb_status st, nb_dataset *d, nb_status want,
-                          const char *needle)
-{
-    const char *msg = nb_last_error();
-    if (st != want || d != NULL || !strstr(msg, needle)) {
-        fprintf(stderr, "%s:%d: got %s (want %s), out %s, message \"%s\" (want \"%s\" in it)\n",
-                file, line, nb_status_str(st), nb_status_str(want), d ? "set" : "NULL", msg,
-                needle);
-        if (d != NOT_NULL) nb_dataset_free(d);
-        _fail(file, line);
-    }
-}
-
-/* Load text that must fail with status want and needle in the message. */
-#define LOAD_FAIL(text, o, want, needle)                                                           \
-    load_fail_at(__FILE__, __LINE__, (text), (o), (want), (needle))
-static void load_fail_at(const char *file, int line, const char *text, const nb_csv_options *o,
-                         nb_status want, const char *needle)
-{
-    nb_dataset *d = NOT_NULL;
-    nb_status st = load(text, o, &d);
-    check_fail_at(file, line, st, d, want, needle);
-}
 
 static void test_options_default(void **state)
 {
@@ -229,7 +170,9 @@ static void test_features_only(void **state)
     d = LOAD_OK("7\n8\n", &o);
     assert_int_equal(nb_dataset_inputs(d), 1);
     nb_dataset_free(d);
-    LOAD_FAIL("1,2\n3\n", &o, NB_ERR_DATA, "t.csv:2:2: expected 2 fields, got 1");
+    LOAD_FAIL("1,2\n3\n", &o, NB_ERR_DATA, "t.csv:2:2: expected 2 fields separated by ',' but "
+              "found 1");
+    LOAD_FAIL("1,2\n3,4,5\n", &o, NB_ERR_DATA, "t.csv:2:5: expected 2 fields, got 3");
     o.targets = 1;
     LOAD_FAIL("1,2\n", &o, NB_ERR_ARG, "features_only takes no label_col, regression, targets");
     o.targets = 0;
@@ -279,8 +222,8 @@ static void test_null_arguments(void **state)
     CHECK_FAIL(nb_dataset_load_csv_mem("m", NULL, 0, NULL, &d), d, NB_ERR_DATA, "m: no data rows");
     /* A NULL name still gives a message naming the source. */
     d = NOT_NULL;
-    CHECK_FAIL(nb_dataset_load_csv_mem(NULL, "1,0\n2,x\n", 8, NULL, &d), d, NB_ERR_DATA,
-               "nb_dataset_load_csv_mem: <memory>:2:3: expected a class label");
+    CHECK_FAIL(nb_dataset_load_csv_mem(NULL, "1,0\nx,1\n", 8, NULL, &d), d, NB_ERR_DATA,
+               "nb_dataset_load_csv_mem: <memory>:2:1: expected a number");
 }
 
 static void test_bom(void **state)
@@ -298,7 +241,7 @@ static void test_bom(void **state)
     nb_csv_options o;
     nb_csv_options_default(&o);
     o.header = 0;
-    LOAD_FAIL(BOM "1,x\n", &o, NB_ERR_DATA, "t.csv:1:3: expected a class label");
+    LOAD_FAIL(BOM "1,x,0\n", &o, NB_ERR_DATA, "t.csv:1:3: expected a number");
     /* A mark anywhere else is not a number. */
     LOAD_FAIL("1,0\n" BOM "2,1\n", NULL, NB_ERR_DATA, "t.csv:2:1: expected a number");
 }
@@ -336,7 +279,8 @@ static void test_ragged_rows(void **state)
     LOAD_FAIL("1,2,0\n\n 3 , 4 , 1 , 5 , 6\n", NULL, NB_ERR_DATA,
               "t.csv:3:13: expected 3 fields, got 5");
     LOAD_FAIL("a,b,c\n1,2,0\n3,4,0,\n", NULL, NB_ERR_DATA, "t.csv:3:7: expected 3 fields, got 4");
-    LOAD_FAIL("1,2,0\n3,4,1\n5\n", NULL, NB_ERR_DATA, "t.csv:3:2: expected 3 fields, got 1");
+    LOAD_FAIL("1,2,0\n3,4,1\n5\n", NULL, NB_ERR_DATA,
+              "t.csv:3:2: expected 3 fields separated by ',' but found 1");
 }
 
 static void test_bad_numbers(void **state)
@@ -403,17 +347,26 @@ static void test_nonfinite_and_range(void **state)
 static void test_bad_labels(void **state)
 {
     (void)state;
-    static const char *bad[] = {"-1", "3.5", "abc", "1e2", "+1", "0x1", "1 2"};
+    /* A label that is not a whole number makes every label a class name
+     * (test_names); these are names, not errors. */
+    static const char *names[] = {"-1", "3.5", "abc", "1e2", "+1", "0x1", "1 2"};
     nb_dataset *d0;
-    char text[64], needle[96];
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        snprintf(text, sizeof text, "1,0\n2,%s\n", bad[i]);
-        snprintf(needle, sizeof needle,
-                 "t.csv:2:3: expected a class label (a non-negative integer), got '%s'", bad[i]);
-        LOAD_FAIL(text, NULL, NB_ERR_DATA, needle);
+    char text[64];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(text, sizeof text, "1,0\n2,%s\n", names[i]);
+        d0 = LOAD_OK(text, NULL);
+        assert_int_equal(nb_dataset_classes(d0), 2);
+        /* Classes in byte order: '-' and '+' come before '0'. */
+        int first = strcmp(names[i], "0") < 0;
+        assert_string_equal(nb_dataset_class_name(d0, first ? 1 : 0), "0");
+        assert_string_equal(nb_dataset_class_name(d0, first ? 0 : 1), names[i]);
+        assert_memory_equal(nb_dataset_labels(d0), first ? LABELS(1, 0) : LABELS(0, 1),
+                            2 * sizeof(int32_t));
+        nb_dataset_free(d0);
     }
     LOAD_FAIL("1,0\n2,\n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
     LOAD_FAIL("1,0\n2, \n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
+    /* With every label a whole number, the numbers are checked. */
     LOAD_FAIL("1,0\n2,99999999999\n", NULL, NB_ERR_DATA,
               "t.csv:2:3: class label '99999999999' is too large");
     LOAD_FAIL("1,0\n2,2147483647\n", NULL, NB_ERR_DATA, "is too large");
@@ -422,7 +375,11 @@ static void test_bad_labels(void **state)
     LOAD_FAIL("1,0\n2,65536\n", NULL, NB_ERR_DATA, "t.csv:2:3: label 65536: at most 65536 classes");
     d0 = LOAD_OK("1,0\n2,65535\n", NULL);
     assert_int_equal(nb_dataset_classes(d0), 65536);
+    assert_null(nb_dataset_class_name(d0, 0)); /* numbers have no names */
     nb_dataset_free(d0);
+    /* The first of these errors in the file is the one reported, after
+     * the whole file was seen to hold numbers only. */
+    LOAD_FAIL("1,0\n2,70000\n3,99999999999\n", NULL, NB_ERR_DATA, "t.csv:2:3: label 70000");
     /* Surrounding blanks are fine. */
     nb_dataset *d = LOAD_OK("1, 4 \n2,\t0\n", NULL);
     assert_memory_equal(nb_dataset_labels(d), LABELS(4, 0), 2 * sizeof(int32_t));
@@ -553,11 +510,11 @@ static void test_file_unreadable(void **state)
     nb_dataset *d = NOT_NULL;
     snprintf(needle, sizeof needle, "cannot open: %s", strerror(ENOENT));
     CHECK_FAIL(nb_dataset_load_csv("/nonexistent/nabla/none.csv", NULL, &d), d, NB_ERR_IO, needle);
-    /* A directory opens but cannot be read. */
+    /* A directory is refused when it is opened (more in fileio_test.c). */
     const char *dir = getenv("TMPDIR");
     d = NOT_NULL;
-    snprintf(needle, sizeof needle, "read failed: %s", strerror(EISDIR));
-    CHECK_FAIL(nb_dataset_load_csv(dir && *dir ? dir : "/tmp", NULL, &d), d, NB_ERR_IO, needle);
+    CHECK_FAIL(nb_dataset_load_csv(dir && *dir ? dir : "/tmp", NULL, &d), d, NB_ERR_IO,
+               "not a regular file (a directory)");
     /* Without read permission (meaningless as root, who may read anyway). */
     write_temp(path, sizeof path, "1,0\n", 4);
     if (geteuid() != 0 && chmod(path, 0) == 0) {
@@ -638,11 +595,12 @@ static void test_quoted_fields_invalid(void **state)
               "t.csv:2:4: expected a number, got '2\"\"'");
     LOAD_FAIL("1,2,0\n1,\"\",0\n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
     LOAD_FAIL("1,2,0\n1,\" \t\",0\n", NULL, NB_ERR_DATA, "t.csv:2:3: empty field");
-    LOAD_FAIL("1,2,0\n1,2,\"x\"\n", NULL, NB_ERR_DATA, "t.csv:2:6: expected a class label");
+    LOAD_FAIL("1,2,0\n1,2,\"x\x01\"\n", NULL, NB_ERR_DATA,
+              "t.csv:2:6: class name 'x?' holds a control character");
     LOAD_FAIL("1,\"nan\",0\n", NULL, NB_ERR_DATA, "t.csv:1:4: NaN and Inf are not accepted");
     LOAD_FAIL("a,b\n\"1,5\",0\n", NULL, NB_ERR_DATA, "t.csv:2:2: expected a number, got '1,5'");
-    /* Field counts see quoted commas as text: 2 fields, then 3. */
-    LOAD_FAIL("\"a,b\",c\n1,2,0\n", NULL, NB_ERR_DATA, "t.csv:2:5: expected 2 fields, got 3");
+    /* Field counts see quoted commas as text: 3 fields, then 2. */
+    LOAD_FAIL("1,2,0\n\"3,4\",0\n", NULL, NB_ERR_DATA, "t.csv:2:8: expected 3 fields, got 2");
     /* Errors come in file order: line 2's quote before line 3's ragged row. */
     LOAD_FAIL("1,2,0\n3,\"4,1\n5\n", NULL, NB_ERR_DATA, "t.csv:2:3: unterminated quote");
 }
@@ -650,7 +608,8 @@ static void test_quoted_fields_invalid(void **state)
 /* Every prefix of a small valid file either loads the first rows of the
  * whole file exactly (a cut inside a row always cuts its last field, the
  * label, which leaves it empty, unterminated or ragged) or fails with
- * NB_ERR_DATA and no dataset; through memory and through a file alike. */
+ * NB_ERR_DATA and no dataset; through memory and through a file alike.
+ * One cut is the exception, explained below. */
 static void test_truncation_every_prefix(void **state)
 {
     (void)state;
@@ -684,6 +643,19 @@ static void test_truncation_every_prefix(void **state)
             }
             size_t r = nb_dataset_rows(d);
             int32_t max_label = 0;
+            if (nb_dataset_inputs(d) == 1) {
+                /* The one cut that is not caught: the first data row cut
+                 * right after "-2" is a row of 2 fields, and a header's
+                 * field count does not bind the rows, so it loads as one
+                 * row labelled with the name "-2". */
+                assert_int_equal(k, strlen(BOM "\"x\",\"y, z\",label\r\n1.5,\"-2\""));
+                assert_int_equal(r, 1);
+                assert_true(nb_dataset_header_skipped(d));
+                assert_string_equal(nb_dataset_class_name(d, 0), "-2");
+                nb_dataset_free(d);
+                loaded++;
+                continue;
+            }
             assert_true(r >= 1 && r <= 3);
             assert_int_equal(nb_dataset_inputs(d), 2);
             assert_memory_equal(nb_dataset_x(d), nb_dataset_x(full), r * 2 * sizeof(float));
@@ -697,8 +669,9 @@ static void test_truncation_every_prefix(void **state)
     }
     nb_dataset_free(full);
     /* Row 1 is complete after "0", "0\r" and "0\r\n", likewise row 2,
-     * and row 3 after "\"1\"" and its "\n": 8 prefixes, each on 2 paths. */
-    assert_int_equal(loaded, 16);
+     * and row 3 after "\"1\"" and its "\n"; with the cut above, 9
+     * prefixes, each on 2 paths. */
+    assert_int_equal(loaded, 18);
 }
 
 /* The caller's thread locale is restored, on success and on failure. */
@@ -710,7 +683,7 @@ static void test_locale_restored(void **state)
     d = LOAD_OK("1.5,0\n", NULL);
     nb_dataset_free(d);
     assert_true(uselocale((locale_t)0) == LC_GLOBAL_LOCALE);
-    LOAD_FAIL("1.5,0\n2,x\n", NULL, NB_ERR_DATA, "t.csv:2:3");
+    LOAD_FAIL("1.5,0\n2,1\nx,1\n", NULL, NB_ERR_DATA, "t.csv:3:1");
     assert_true(uselocale((locale_t)0) == LC_GLOBAL_LOCALE);
 }
 
