@@ -182,8 +182,10 @@ typedef struct nb_csv_options {
                           splits it into the most fields, delimiters inside quotes
                           not counting; ',' on a tie, then ';'                      */
     /* Named classes. When every label field is a whole number (decimal
-     * digits only), labels are class indices as above. Otherwise every
-     * label is a class name: the field's text, blanks around it and quotes
+     * digits only), labels are class indices as above. A label that is a
+     * number but not a whole one (-1, 0.5, 1e3) is an error at its
+     * file:line:column (a real-valued target wants regression). Otherwise
+     * every label is a class name: the field's text, blanks around it and quotes
      * removed, 1 to 255 bytes with no control characters. With class_names
      * NULL the distinct names of the file, sorted by their bytes, become
      * classes 0, 1, … (at most 65536). With class_names given (a saved

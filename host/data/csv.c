@@ -165,6 +165,15 @@ static nb_status parse_label_field(csv_ctx *c, const char *s, const field *f, si
             c->max_label = v;
         return NB_OK;
     }
+    /* A number that is not a whole one (-1, 0.5, 1e3) is no class, nor a
+     * name: most likely a real-valued target without --regression. */
+    char num[64];
+    float real;
+    if (!c->have_known && k == NUM_BAD && t1 > t0 && t1 - t0 < sizeof num &&
+        (memcpy(num, s + t0, t1 - t0), csv_parse_real(num, t1 - t0, &real) != NUM_BAD))
+        return NB_FAIL(NB_ERR_DATA, AT_FMT "class label '%s' is not a whole number 0, 1, ... (for "
+                                    "a real-valued target use --regression)", AT(c, lineno, col),
+                       csv_shown(txt, s + t0, t1 - t0));
     /* A name. */
     if (c->d && !c->names) /* only if the file changed since pass 1 */
         return NB_FAIL(NB_ERR_IO, "%s: %s: the file changed while it was being read", c->call,
