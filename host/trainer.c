@@ -182,7 +182,11 @@ static nb_status tr_epoch_end(void *vctx, const nb_descent_state *ds, bool halte
     if (!o->save || (!halted && ds->epochs % o->save_every != 0)) return NB_OK;
     size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(o->schedule.optim);
     if (k > 0) NB_TRY(nb_be_read(t->m->be, &t->state, 0, t->host_state, k * n));
-    nb_ckpt_train tr = {&o->schedule, o->schedule.optim, n, k ? t->host_state : NULL, t->rng, *ds};
+    /* A batch that covers the data is full batch, stored as 0. */
+    nb_ckpt_train tr = {.sched = &o->schedule, .optim = o->schedule.optim, .n = n,
+                        .state = k ? t->host_state : NULL, .rng = t->rng, .ds = *ds,
+                        .batch = t->batch >= t->train.rows ? 0 : t->batch, .seed = o->seed,
+                        .record = o->record};
     return nb_ckpt_save(t->m, &tr, o->save);
 }
 
