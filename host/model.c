@@ -18,6 +18,8 @@
 /* Rows per chunk for predict/evaluate: large enough for efficient GEMMs. */
 enum { NB_EVAL_ROWS = 512 };
 
+static void free_names(char **names, int n);
+
 static const char *const act_names[] = {"sigmoid", "tanh", "relu", "identity", "softmax"};
 static const char *const loss_names[] = {"mse", "xent"};
 
@@ -156,11 +158,12 @@ void nb_model_free(nb_model *m)
     }
     nb_be_free(m->be, &m->theta);
     nb_be_free(m->be, &m->grad);
-    free(m->widths);
     free(m->acts);
     free(m->off);
     free(m->mean);
     free(m->std);
+    if (m->widths) free_names(m->class_names, m->widths[m->n_layers]);
+    free(m->widths);
     free(m);
 }
 
@@ -199,16 +202,30 @@ nb_status nb_model_set_params(nb_model *m, const float *theta, size_t n)
     return nb_be_write(m->be, &m->theta, 0, theta, n);
 }
 
+int nb_standardization_fault(const float *mean, const float *std, size_t n, size_t *at)
+{
+    for (size_t j = 0; j < n; j++) {
+        *at = j;
+        if (!isfinite(mean[j])) return 1;
+        /* isnormal leaves out 0, subnormals, Inf and NaN; 1/std is tested
+         * as well so the rule does not rest on float's exponent range. */
+        if (!isnormal(std[j]) || !(std[j] > 0.0f) || !isfinite(1.0f / std[j])) return 2;
+    }
+    return 0;
+}
+
 nb_status nb_model_set_standardization(nb_model *m, const float *mean, const float *std)
 {
     if (!m) return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: model is NULL");
     if (!mean != !std)
         return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: give both mean and std, or neither");
-    size_t n = (size_t)m->widths[0];
-    for (size_t j = 0; mean && j < n; j++)
-        if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0.0f))
-            return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: feature %zu: mean %g std %g",
-                           j, (double)mean[j], (double)std[j]);
+    size_t n = (size_t)m->widths[0], j = 0;
+    int bad = mean ? nb_standardization_fault(mean, std, n, &j) : 0;
+    if (bad)
+        return NB_FAIL(NB_ERR_ARG, "nb_model_set_standardization: feature %zu: mean %g std %g (%s)",
+                       j, (double)mean[j], (double)std[j],
+                       bad == 1 ? "the mean must be finite"
+                                : "the std must be a normal positive float");
     free(m->mean);
     free(m->std);
     m->mean = m->std = NULL;
@@ -224,6 +241,106 @@ nb_status nb_model_set_standardization(nb_model *m, const float *mean, const flo
     memcpy(m->mean, mean, n * sizeof(float));
     memcpy(m->std, std, n * sizeof(float));
     return NB_OK;
+}
+
+/* ---------------------------------------------------------- class names */
+
+/* NULL when s may name a class, else why not. Names end up in JSON, CSV
+ * fields and one-line messages: valid UTF-8 (strict: no overlong forms,
+ * surrogates or code points past U+10FFFF) without control characters. */
+static const char *name_fault(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 255) return "is empty or over 255 bytes";
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++, need = 0, min = 0, cp = c;
+        if (c >= 0xC2 && c <= 0xDF) need = 1, min = 0x80, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF) need = 2, min = 0x800, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4) need = 3, min = 0x10000, cp = c & 0x07;
+        else if (c >= 0x80) return "is not valid UTF-8";
+        for (unsigned k = 0; k < need; k++, p++) {
+            if ((*p & 0xC0) != 0x80) return "is not valid UTF-8"; /* also stops at the NUL */
+            cp = cp << 6 | (*p & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return "is not valid UTF-8";
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return "holds a control character";
+    }
+    return NULL;
+}
+
+typedef struct named {
+    const char *s;
+    int k;
+} named;
+
+static int named_cmp(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->s, ((const named *)b)->s);
+}
+
+nb_status nb_class_names_check(const char *fn, int n, const char *const *names, int outputs)
+{
+    if (!names || n != outputs)
+        return NB_FAIL(NB_ERR_ARG, "%s: %d class names for a model with %d outputs", fn,
+                       names ? n : 0, outputs);
+    for (int k = 0; k < n; k++) {
+        const char *why = names[k] ? name_fault(names[k]) : "is NULL";
+        if (why) return NB_FAIL(NB_ERR_ARG, "%s: class name %d %s", fn, k, why);
+    }
+    /* Distinct: sorted, equal names are neighbours (n log n, where pairs
+     * would be quadratic in up to 2^24 outputs). */
+    named *v = malloc((size_t)n * sizeof *v);
+    if (!v) return NB_NOMEM(fn, (size_t)n * sizeof *v);
+    for (int k = 0; k < n; k++) v[k] = (named){names[k], k};
+    qsort(v, (size_t)n, sizeof *v, named_cmp);
+    nb_status st = NB_OK;
+    for (int i = 1; i < n && st == NB_OK; i++)
+        if (strcmp(v[i - 1].s, v[i].s) == 0) {
+            int a = v[i - 1].k < v[i].k ? v[i - 1].k : v[i].k, b = v[i - 1].k ^ v[i].k ^ a;
+            st = NB_FAIL(NB_ERR_ARG, "%s: class names %d and %d are both '%s'", fn, a, b, v[i].s);
+        }
+    free(v);
+    return st;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int k = 0; names && k < n; k++) free(names[k]);
+    free(names);
+}
+
+nb_status nb_model_set_class_names(nb_model *m, int n, const char *const *names)
+{
+    if (!m) return NB_FAIL(NB_ERR_ARG, "nb_model_set_class_names: model is NULL");
+    int outputs = m->widths[m->n_layers];
+    if (n == 0 && !names) {
+        free_names(m->class_names, outputs);
+        m->class_names = NULL;
+        return NB_OK;
+    }
+    NB_TRY(nb_class_names_check("nb_model_set_class_names", n, names, outputs));
+    /* Copy first: names may be the model's own. */
+    char **copy = calloc((size_t)n, sizeof *copy);
+    for (int k = 0; copy && k < n; k++) {
+        size_t len = strlen(names[k]) + 1;
+        if (!(copy[k] = malloc(len))) {
+            free_names(copy, n);
+            copy = NULL;
+        } else {
+            memcpy(copy[k], names[k], len);
+        }
+    }
+    if (!copy) return NB_NOMEM("nb_model_set_class_names", (size_t)n * 256);
+    free_names(m->class_names, outputs);
+    m->class_names = copy;
+    return NB_OK;
+}
+
+const char *nb_model_class_name(const nb_model *m, int k)
+{
+    if (!m || !m->class_names || k < 0 || k >= m->widths[m->n_layers]) return NULL;
+    return m->class_names[k];
 }
 
 /* The model's own scratch pass for host-facing calls, made on first use. */
@@ -269,9 +386,24 @@ nb_status nb_model_predict(nb_model *m, size_t rows, const float *x, float *y)
         st = nb_be_write(m->be, &p->act, 0, src, n * in);
         if (st == NB_OK) st = nb_pass_forward(m, p, n, nb_view_at(&p->act, 0), false);
         if (st == NB_OK) st = nb_be_read(m->be, &p->act, p->act_off[m->n_layers], y + r * out, n * out);
+        /* Finite parameters can still overflow (weights near FLT_MAX, or
+         * inputs far outside the training range): a NaN or Inf is an
+         * error, never a row of output. */
+        for (size_t i = 0; st == NB_OK && i < n * out; i++)
+            if (!isfinite(y[r * out + i]))
+                st = NB_FAIL(NB_ERR_NONFINITE, "nb_model_predict: output %zu of row %zu is %s",
+                             i % out, r + i / out, isnan(y[r * out + i]) ? "NaN" : "Inf");
     }
     free(xs);
     return st;
+}
+
+/* A loss that is not finite is an error of the call that measured it. */
+static nb_status finite_loss(const char *fn, double loss, size_t rows)
+{
+    if (isfinite(loss)) return NB_OK;
+    return NB_FAIL(NB_ERR_NONFINITE, "%s: the loss over %zu rows is %s (an output or the loss "
+                   "overflowed)", fn, rows, isnan(loss) ? "NaN" : "Inf");
 }
 
 /* Check that dataset d fits the model's input and output widths. */
@@ -293,7 +425,12 @@ nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, flo
     NB_TRY(scratch(m, &p));
     NB_TRY(nb_devdata_open(m, d, p->cap, &dd));
     nb_status st = nb_pass_full(m, p, &dd, grad != NULL, loss);
+    if (st == NB_OK) st = finite_loss("nb_model_loss_grad", *loss, d->rows);
     if (st == NB_OK && grad) st = nb_be_read(m->be, &m->grad, 0, grad, m->n_params);
+    for (size_t i = 0; st == NB_OK && grad && i < m->n_params; i++)
+        if (!isfinite(grad[i]))
+            st = NB_FAIL(NB_ERR_NONFINITE, "nb_model_loss_grad: gradient element %zu is %s", i,
+                         isnan(grad[i]) ? "NaN" : "Inf");
     nb_devdata_close(m->be, &dd);
     return st;
 }
@@ -308,6 +445,7 @@ nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, doub
     NB_TRY(scratch(m, &p));
     NB_TRY(nb_devdata_open(m, d, p->cap, &dd));
     nb_status st = nb_pass_evaluate(m, p, &dd, d->labels, &l, &a);
+    if (st == NB_OK) st = finite_loss("nb_model_evaluate", l, d->rows);
     nb_devdata_close(m->be, &dd);
     if (st == NB_OK) {
         if (loss) *loss = l;

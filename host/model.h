@@ -28,8 +28,25 @@ struct nb_model {
     nb_buf theta;      /* (n_params)                                  */
     nb_buf grad;       /* (n_params), same layout                     */
     float *mean, *std; /* feature standardisation, (inputs) or NULL   */
+    char **class_names; /* (outputs) owned copies, or NULL              */
     struct nb_pass *scratch; /* for predict/evaluate; made on first use */
 };
+
+/*
+ * Standardisation values a model can use: every mean finite, every std a
+ * normal positive float (so 1/std is finite too; a subnormal std turns
+ * ordinary inputs into Inf). Returns 0 when all n features are usable,
+ * else 1 (mean[*at] is not) or 2 (std[*at] is not).
+ */
+int nb_standardization_fault(const float *mean, const float *std, size_t n, size_t *at);
+
+/*
+ * Check class names as nb_model_set_class_names does: n names for a model
+ * of `outputs` outputs, each 1 to 255 bytes of UTF-8 without control
+ * characters (C0, DEL or C1), all distinct. NB_ERR_ARG names `fn` and the
+ * index at fault.
+ */
+nb_status nb_class_names_check(const char *fn, int n, const char *const *names, int outputs);
 
 static inline nb_view nb_model_w(const nb_model *m, const nb_buf *b, int l)
 {

@@ -189,9 +189,13 @@ static nb_status tr_epoch_end(void *vctx, const nb_descent_state *ds, bool halte
     size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(o->schedule.optim);
     if (k > 0) NB_TRY(nb_be_read(t->m->be, &t->state, 0, t->host_state, k * n));
     /* Inside an epoch (an interrupt), the stream as the epoch began: a
-     * resumed run shuffles the same order again and skips the batches done. */
-    nb_ckpt_train tr = {&o->schedule, o->schedule.optim, n, k ? t->host_state : NULL,
-                        ds->batch > 0 ? t->rng_epoch : t->rng, *ds};
+     * resumed run shuffles the same order again and skips the batches done.
+     * A batch that covers the data is full batch, stored as 0. */
+    nb_ckpt_train tr = {.sched = &o->schedule, .optim = o->schedule.optim, .n = n,
+                        .state = k ? t->host_state : NULL,
+                        .rng = ds->batch > 0 ? t->rng_epoch : t->rng, .ds = *ds,
+                        .batch = t->batch >= t->train.rows ? 0 : t->batch, .seed = o->seed,
+                        .record = o->record};
     return nb_ckpt_save(t->m, &tr, o->save);
 }
 

@@ -349,7 +349,8 @@ nb_status nb_model_set_params(nb_model *m, const float *theta, size_t n);
 /* Feature standardisation x ← (x − mean) / std kept with the model. Every
  * call that takes inputs (predict, loss_grad, evaluate, nb_train) applies it
  * to a copy, so data is always passed raw. mean, std: (inputs); NULL for
- * both removes it. std entries must be > 0. */
+ * both removes it. Every mean must be finite and every std a normal positive
+ * float (not 0 or subnormal, so 1/std is finite); NB_ERR_ARG otherwise. */
 nb_status nb_model_set_standardization(nb_model *m, const float *mean, const float *std);
 /* Borrowed; NULL when none is set. */
 const float *nb_model_feature_mean(const nb_model *m);
@@ -369,12 +370,14 @@ nb_status nb_model_predict(nb_model *m, size_t rows, const float *x, float *y);
 
 /*
  * Φ(θ) over the whole dataset and, when grad is not NULL, ∇Φ(θ) into grad
- * (nb_model_param_count floats, same layout as the parameters).
+ * (nb_model_param_count floats, same layout as the parameters). A loss or
+ * gradient that is not finite is NB_ERR_NONFINITE.
  */
 nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, float *grad);
 
 /* Classification accuracy in [0, 1] (argmax of the output vs the label) and
- * the loss Φ over a dataset. Either output pointer may be NULL. */
+ * the loss Φ over a dataset. Either output pointer may be NULL. A loss that
+ * is not finite is NB_ERR_NONFINITE. */
 nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, double *accuracy);
 
 /*

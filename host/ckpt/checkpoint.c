@@ -1,11 +1,14 @@
 /*
  * checkpoint.c — mapping models and training state onto safetensors
- * files (see checkpoint.h), and nb_model_save / nb_model_load.
+ * files (see checkpoint.h): nb_model_save, nb_model_load, resuming, and
+ * nb_checkpoint_read_info.
  *
  * The container (safetensors.h) already refuses malformed files, bad
  * checksums and non-finite values; this layer checks that the contents
  * make a model: a known architecture whose tensors are all present with
- * the right shapes and nothing else, and training state that fits it.
+ * the right shapes and nothing else, standardisation that can be applied,
+ * and training state that fits it. The metadata's JSON values are written
+ * and checked in ckpt_meta.c.
  */
 #include "ckpt/checkpoint.h"
 
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt/ckpt_meta.h"
 #include "ckpt/safetensors.h"
 #include "schedule.h"
 #include "status.h"
@@ -34,61 +38,17 @@ static char *arch_json(const nb_model *m)
     return s;
 }
 
-/* A double or u64 as 16 hex digits of its bits: exact and locale-free. */
-static json_t *bits_d(double v)
+nb_status nb_ckpt_check_record(const char *fn, const char *record)
 {
-    uint64_t u;
-    char buf[17];
-    memcpy(&u, &v, 8);
-    snprintf(buf, sizeof buf, "%016" PRIx64, u);
-    return json_string(buf);
-}
-
-static json_t *bits_u(uint64_t u)
-{
-    char buf[17];
-    snprintf(buf, sizeof buf, "%016" PRIx64, u);
-    return json_string(buf);
-}
-
-static char *train_json(const nb_ckpt_train *tr)
-{
-    const nb_halt_state *h = &tr->ds.halt;
-    json_t *rng = json_array();
-    for (int i = 0; i < 4; i++) json_array_append_new(rng, bits_u(tr->rng.s[i]));
-    json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:I, s:b}",
-                          "optim", nb_optim_name(tr->optim), "rng", rng,
-                          "iters", (json_int_t)tr->ds.iters, "epochs", (json_int_t)tr->ds.epochs,
-                          "ls_alpha", bits_d(tr->ds.ls_alpha), "best_loss", bits_d(h->best_loss),
-                          "plateau_run", (json_int_t)h->plateau_run,
-                          "plateau_ref", bits_d(h->plateau_ref), "best_val", bits_d(h->best_val),
-                          "since_best_val", (json_int_t)h->since_best_val,
-                          "val_improved", h->val_improved);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    return s;
-}
-
-/* The schedule's settings, as readable JSON numbers and names. */
-static char *schedule_json(const nb_schedule *s)
-{
-    json_t *o = json_pack("{s:s, s:f, s:s, s:f, s:I, s:f, s:I, s:I, s:f, s:b, s:f, s:f, s:f, s:f, s:f, s:f, "
-                          "s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:f}",
-                          "optim", nb_optim_name(s->optim), "lr", s->lr,
-                          "lr_schedule", nb_lr_kind_name(s->lr_kind), "lr_gamma", s->lr_gamma,
-                          "lr_step", (json_int_t)s->lr_step, "lr_decay", s->lr_decay,
-                          "lr_warmup", (json_int_t)s->lr_warmup, "lr_period", (json_int_t)s->lr_period,
-                          "lr_min", s->lr_min, "line_search", s->line_search != 0,
-                          "armijo_c", s->armijo_c, "momentum", s->momentum, "beta1", s->beta1,
-                          "beta2", s->beta2, "eps", s->eps, "weight_decay", s->weight_decay,
-                          "clip_norm", s->clip_norm, "max_iters", (json_int_t)s->max_iters,
-                          "max_epochs", (json_int_t)s->max_epochs, "tol_grad", s->tol_grad,
-                          "time_limit", s->time_limit, "plateau_tol", s->plateau_tol,
-                          "plateau_patience", (json_int_t)s->plateau_patience,
-                          "early_stop", (json_int_t)s->early_stop, "diverge_factor", s->diverge_factor);
-    char *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    return out;
+    if (!record) return NB_OK;
+    size_t len = strlen(record);
+    if (len > NB_RECORD_MAX - 1)
+        return NB_FAIL(NB_ERR_ARG, "%s: the record is %zu bytes, over the %d a checkpoint holds", fn,
+                       len, NB_RECORD_MAX - 1);
+    json_t *j = json_string(record); /* NULL for invalid UTF-8 */
+    json_decref(j);
+    if (!j) return NB_FAIL(NB_ERR_ARG, "%s: the record is not valid UTF-8", fn);
+    return NB_OK;
 }
 
 nb_status nb_ckpt_save(nb_model *m, const nb_ckpt_train *tr, const char *path)
@@ -97,11 +57,33 @@ nb_status nb_ckpt_save(nb_model *m, const nb_ckpt_train *tr, const char *path)
     char names[MAX_TENSORS][32];
     size_t n = 0, np = m->n_params, in = (size_t)m->widths[0];
     if (m->n_layers > 64) return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_model_save: over 64 layers");
+    if (tr) NB_TRY(nb_ckpt_check_record("nb_train", tr->record));
+    /* The metadata, in this order; absent entries are left out. */
+    enum { KIND, ARCH, CLASSES, TRAIN, SCHED, RUN, RECORD, N_KEYS };
+    const char *keys[N_KEYS], *vals[N_KEYS];
+    char *text[N_KEYS] = {NULL};
+    bool want[N_KEYS] = {true, true, m->class_names != NULL, tr != NULL, tr && tr->sched,
+                         tr != NULL, tr && tr->record};
+    text[ARCH] = arch_json(m);
+    if (want[CLASSES]) text[CLASSES] = nb_meta_classes_json(m);
+    if (want[TRAIN]) text[TRAIN] = nb_meta_train_json(tr);
+    if (want[SCHED]) text[SCHED] = nb_meta_schedule_json(tr->sched);
+    if (want[RUN]) text[RUN] = nb_meta_run_json(tr->batch, tr->seed);
+    static const char *const key_of[N_KEYS] = {"nabla.kind", "nabla.arch", "nabla.classes",
+                                               "nabla.train", "nabla.schedule", "nabla.run",
+                                               "nabla.record"};
+    size_t n_meta = 0;
+    bool ok = true;
+    for (int i = 0; i < N_KEYS; i++) {
+        if (!want[i]) continue;
+        const char *v = i == KIND ? (tr ? "checkpoint" : "model") : i == RECORD ? tr->record : text[i];
+        ok = ok && v;
+        keys[n_meta] = key_of[i];
+        vals[n_meta++] = v;
+    }
     float *theta = malloc(np * sizeof *theta);
-    char *arch = arch_json(m), *train = tr ? train_json(tr) : NULL;
-    char *sched = tr && tr->sched ? schedule_json(tr->sched) : NULL;
     nb_status st;
-    if (!theta || !arch || (tr && !train) || (tr && tr->sched && !sched)) {
+    if (!theta || !ok) {
         st = NB_NOMEM("nb_model_save", np * sizeof *theta);
         goto done;
     }
@@ -122,14 +104,10 @@ nb_status nb_ckpt_save(nb_model *m, const nb_ckpt_train *tr, const char *path)
     size_t k = tr ? (size_t)nb_optim_state_per_param(tr->optim) : 0;
     if (k >= 1) t[n++] = (nb_st_tensor){"optimizer.m", 1, {(int64_t)np}, tr->state};
     if (k >= 2) t[n++] = (nb_st_tensor){"optimizer.v", 1, {(int64_t)np}, tr->state + np};
-    const char *keys[] = {"nabla.kind", "nabla.arch", "nabla.train", "nabla.schedule"};
-    const char *vals[] = {tr ? "checkpoint" : "model", arch, train, sched};
-    st = nb_st_write(path, t, n, keys, vals, tr ? (sched ? 4 : 3) : 2);
+    st = nb_st_write(path, t, n, keys, vals, n_meta);
 done:
     free(theta);
-    free(arch);
-    free(train);
-    free(sched);
+    for (int i = 0; i < N_KEYS; i++) free(text[i]);
     return st;
 }
 
@@ -230,9 +208,16 @@ static nb_status fill_model(nb_model *m, const nb_st_file *f, const char *path, 
     if (st == NB_OK && nb_st_find(f, "input.mean")) {
         st = want(f, path, "input.mean", 1, (int64_t)in, 0, &mean);
         if (st == NB_OK) st = want(f, path, "input.std", 1, (int64_t)in, 0, &sd);
-        if (st == NB_OK && nb_model_set_standardization(m, mean, sd) != NB_OK)
-            st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: input.mean/input.std: %s", path,
-                         nb_last_error());
+        /* Values the container accepts (finite) but the model cannot use:
+         * a subnormal std makes ordinary inputs Inf. */
+        size_t j = 0;
+        int bad = st == NB_OK ? nb_standardization_fault(mean, sd, in, &j) : 0;
+        if (bad)
+            st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: tensor %s element %zu is %g: %s", path,
+                         bad == 1 ? "input.mean" : "input.std", j,
+                         (double)(bad == 1 ? mean[j] : sd[j]),
+                         bad == 1 ? "not finite" : "not a normal positive float (1/std must be finite)");
+        if (st == NB_OK) st = nb_model_set_standardization(m, mean, sd);
         expected += 2;
     }
     if (train) expected += nb_st_find(f, "optimizer.m") ? 1 : 0;
@@ -268,6 +253,8 @@ static nb_status open_model(nb_backend *be, const char *path, nb_st_file **f, nb
                          nb_last_error());
     }
     if (st == NB_OK) st = fill_model(*out, *f, path, strcmp(kind, "checkpoint") == 0);
+    const char *classes = st == NB_OK ? nb_st_meta_get(*f, "nabla.classes") : NULL;
+    if (classes) st = nb_meta_parse_classes("nb_model_load", path, classes, *out);
     if (st != NB_OK) {
         nb_model_free(*out);
         *out = NULL;
@@ -288,53 +275,15 @@ nb_status nb_model_load(nb_backend *be, const char *path, nb_model **out)
 
 /* ------------------------------------------------------------- resuming */
 
-static int get_bits(json_t *o, const char *key, uint64_t *u)
+/* The caller's class names, when it has them, are the checkpoint's:
+ * labels must mean what they meant when the run began. */
+static nb_status same_classes(const nb_model *m, const nb_model *loaded, const char *path)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    char *end;
-    if (!s || strlen(s) != 16) return 0;
-    *u = strtoull(s, &end, 16);
-    return *end == '\0';
-}
-
-static int get_double(json_t *o, const char *key, double *v)
-{
-    uint64_t u;
-    if (!get_bits(o, key, &u)) return 0;
-    memcpy(v, &u, 8);
-    return 1;
-}
-
-static int get_long(json_t *o, const char *key, long *v)
-{
-    json_t *j = json_object_get(o, key);
-    if (!json_is_integer(j) || json_integer_value(j) < 0) return 0;
-    *v = (long)json_integer_value(j);
-    return 1;
-}
-
-static nb_status parse_train(const char *path, const char *text, nb_ckpt_train *tr)
-{
-    json_error_t err;
-    json_t *o = text ? json_loads(text, JSON_REJECT_DUPLICATES, &err) : NULL, *rng;
-    nb_halt_state *h = &tr->ds.halt;
-    int ok = o && json_is_array(rng = json_object_get(o, "rng")) && json_array_size(rng) == 4 &&
-             json_is_string(json_object_get(o, "optim")) &&
-             nb_optim_parse(json_string_value(json_object_get(o, "optim")), &tr->optim) == NB_OK &&
-             get_long(o, "iters", &tr->ds.iters) && get_long(o, "epochs", &tr->ds.epochs) &&
-             get_double(o, "ls_alpha", &tr->ds.ls_alpha) && get_double(o, "best_loss", &h->best_loss) &&
-             get_long(o, "plateau_run", &h->plateau_run) &&
-             get_double(o, "plateau_ref", &h->plateau_ref) && get_double(o, "best_val", &h->best_val) &&
-             get_long(o, "since_best_val", &h->since_best_val) &&
-             json_is_boolean(json_object_get(o, "val_improved"));
-    for (int i = 0; ok && i < 4; i++) {
-        json_t *w = json_pack("{s:o}", "w", json_incref(json_array_get(rng, (size_t)i)));
-        ok = get_bits(w, "w", &tr->rng.s[i]);
-        json_decref(w);
-    }
-    if (ok) h->val_improved = json_is_true(json_object_get(o, "val_improved"));
-    json_decref(o);
-    if (!ok) return NB_FAIL(NB_ERR_DATA, "nb_train: resume: %s: nabla.train is missing or malformed", path);
+    if (!m->class_names || !loaded->class_names) return NB_OK;
+    for (int k = 0; k < m->widths[m->n_layers]; k++)
+        if (strcmp(m->class_names[k], loaded->class_names[k]) != 0)
+            return NB_FAIL(NB_ERR_ARG, "nb_train: resume: %s names class %d '%s', the model '%s'",
+                           path, k, loaded->class_names[k], m->class_names[k]);
     return NB_OK;
 }
 
@@ -355,12 +304,23 @@ nb_status nb_ckpt_resume(nb_model *m, const char *path, nb_optim optim, nb_ckpt_
         st = NB_FAIL(NB_ERR_ARG, "nb_train: resume: %s is a model, not a training checkpoint", path);
     else if (!same)
         st = NB_FAIL(NB_ERR_ARG, "nb_train: resume: %s holds a different architecture", path);
-    if (st == NB_OK) st = parse_train(path, nb_st_meta_get(f, "nabla.train"), tr);
+    const char *fn = "nb_train: resume", *run = nb_st_meta_get(f, "nabla.run");
+    if (st == NB_OK) st = nb_meta_parse_train(fn, path, nb_st_meta_get(f, "nabla.train"), tr);
+    if (st == NB_OK && run) st = nb_meta_parse_run(fn, path, run, &tr->batch, &tr->seed);
+    tr->has_run = run != NULL;
     if (st == NB_OK && tr->optim != optim)
         st = NB_FAIL(NB_ERR_ARG, "nb_train: resume: %s was trained with %s, not %s", path,
                      nb_optim_name(tr->optim), nb_optim_name(optim));
+    st = st == NB_OK ? same_classes(m, loaded, path) : st;
     size_t np = m->n_params, k = (size_t)nb_optim_state_per_param(optim);
     const float *d = NULL;
+    /* Exactly the optimizer's state: a stray tensor is not this run's. */
+    if (st == NB_OK && (k < 2 ? nb_st_find(f, "optimizer.v") : NULL))
+        st = NB_FAIL(NB_ERR_DATA, "%s: %s: tensor optimizer.v does not belong to a %s checkpoint",
+                     fn, path, nb_optim_name(optim));
+    if (st == NB_OK && (k < 1 ? nb_st_find(f, "optimizer.m") : NULL))
+        st = NB_FAIL(NB_ERR_DATA, "%s: %s: tensor optimizer.m does not belong to a %s checkpoint",
+                     fn, path, nb_optim_name(optim));
     if (st == NB_OK && k > 0 && !(*state = malloc(k * np * sizeof **state)))
         st = NB_NOMEM("nb_train: resume", k * np * sizeof **state);
     for (size_t i = 0; st == NB_OK && i < k; i++) {
@@ -373,6 +333,9 @@ nb_status nb_ckpt_resume(nb_model *m, const char *path, nb_optim optim, nb_ckpt_
     if (st == NB_OK) st = nb_model_get_params(loaded, theta, np);
     if (st == NB_OK) st = nb_model_set_params(m, theta, np);
     if (st == NB_OK) st = nb_model_set_standardization(m, loaded->mean, loaded->std);
+    if (st == NB_OK && loaded->class_names && !m->class_names)
+        st = nb_model_set_class_names(m, m->widths[m->n_layers],
+                                      (const char *const *)loaded->class_names);
     free(theta);
     if (st != NB_OK) {
         free(*state);
@@ -380,6 +343,53 @@ nb_status nb_ckpt_resume(nb_model *m, const char *path, nb_optim optim, nb_ckpt_
     }
     tr->n = np;
     nb_model_free(loaded);
+    nb_st_free(f);
+    return st;
+}
+
+/* ------------------------------------------------------ checkpoint info */
+
+/*
+ * Only the metadata is read (the container still checks the whole file,
+ * CRCs included). Absent in older files: "nabla.schedule" (has_schedule
+ * 0; the schedule is nb_schedule_default's with the optimizer of
+ * "nabla.train"), "nabla.run" (has_run 0; batch and seed 0) and
+ * "nabla.record" (""), besides the fields ckpt_meta.h lists.
+ */
+nb_status nb_checkpoint_read_info(const char *path, nb_checkpoint_info *out)
+{
+    const char *fn = "nb_checkpoint_read_info";
+    nb_st_file *f = NULL;
+    if (!path || !out) return NB_FAIL(NB_ERR_ARG, "%s: NULL argument", fn);
+    memset(out, 0, sizeof *out);
+    nb_schedule_default(&out->schedule);
+    NB_TRY(nb_st_read(path, NULL, &f));
+    const char *kind = nb_st_meta_get(f, "nabla.kind"), *run = nb_st_meta_get(f, "nabla.run");
+    const char *sched = nb_st_meta_get(f, "nabla.schedule"), *rec = nb_st_meta_get(f, "nabla.record");
+    nb_ckpt_train tr;
+    memset(&tr, 0, sizeof tr);
+    nb_status st = NB_OK;
+    if (kind && !strcmp(kind, "model"))
+        st = NB_FAIL(NB_ERR_ARG, "%s: %s is a model, not a training checkpoint", fn, path);
+    else if (!kind || strcmp(kind, "checkpoint"))
+        st = NB_FAIL(NB_ERR_DATA, "%s: %s: not a nabla checkpoint (nabla.kind)", fn, path);
+    if (st == NB_OK) st = nb_meta_parse_train(fn, path, nb_st_meta_get(f, "nabla.train"), &tr);
+    if (st == NB_OK && run) st = nb_meta_parse_run(fn, path, run, &out->batch, &out->seed);
+    out->has_run = run != NULL;
+    out->schedule.optim = tr.optim;
+    /* Without "nabla.run" the batch is unknown: the check grants full batch. */
+    if (st == NB_OK && sched)
+        st = nb_meta_parse_schedule(fn, path, sched, !run || out->batch == 0, &out->schedule);
+    out->has_schedule = sched != NULL;
+    if (st == NB_OK && out->schedule.optim != tr.optim)
+        st = NB_FAIL(NB_ERR_DATA, "%s: %s: nabla.schedule says %s, nabla.train %s", fn, path,
+                     nb_optim_name(out->schedule.optim), nb_optim_name(tr.optim));
+    if (st == NB_OK && rec && strlen(rec) > NB_RECORD_MAX - 1)
+        st = NB_FAIL(NB_ERR_DATA, "%s: %s: nabla.record is %zu bytes, over %d", fn, path,
+                     strlen(rec), NB_RECORD_MAX - 1);
+    if (st == NB_OK && rec) memcpy(out->record, rec, strlen(rec) + 1);
+    out->iters = tr.ds.iters;
+    out->epochs = tr.ds.epochs;
     nb_st_free(f);
     return st;
 }

@@ -3,7 +3,8 @@
  * valid inputs per target, made by nabla's own writers where it has them,
  * so the fuzzers start from the formats rather than from nothing.
  *
- *   fuzz_seeds DIR   writes DIR/csv, DIR/checkpoint, DIR/model, DIR/idx
+ *   fuzz_seeds DIR   writes DIR/csv, DIR/checkpoint, DIR/model, DIR/resume,
+ *                    DIR/idx
  *
  * Files are overwritten, never appended to; the program is a build step
  * and fails loudly (exit status 1) on any error.
@@ -166,6 +167,49 @@ static void plain_weights_seed(void)
     share_with_model("plain-weights.safetensors");
 }
 
+/* --------------------------------------------------------------- resume */
+
+/* A training checkpoint of every optimizer, from two epochs in batches of
+ * 2 (so the RNG, counters and halting memory have moved), on both small
+ * models; the classifier's also has class names, a record, validation
+ * and early stopping. */
+static void resume_seeds(void)
+{
+    const float x[8] = {0, 0, 0, 1, 1, 0, 1, 1};
+    const int32_t labels[4] = {0, 1, 1, 0};
+    nb_backend *be = NULL;
+    check(nb_backend_create("cpu", &be), "nb_backend_create");
+    nb_dataset *d = NULL;
+    check(nb_dataset_from_labels(4, 2, 2, x, labels, &d), "nb_dataset_from_labels");
+    for (int xent = 0; xent < 2; xent++)
+        for (int o = 0; o <= (int)NB_OPT_ADAMW; o++) {
+            nb_model *m = small_model(be, xent);
+            const char *names[2] = {"zero", "one \xE2\x9C\x93"};
+            if (xent) check(nb_model_set_class_names(m, 2, names), "nb_model_set_class_names");
+            nb_train_options opt;
+            nb_train_options_default(&opt);
+            opt.schedule.optim = (nb_optim)o;
+            opt.schedule.lr = 0.05;
+            opt.schedule.max_epochs = 2;
+            opt.schedule.early_stop = xent ? 3 : 0;
+            opt.batch = 2;
+            opt.seed = 11 + (uint64_t)o;
+            opt.record = xent ? "data=xor.csv;val=train" : NULL;
+            char name[64];
+            snprintf(name, sizeof name, "%s-%s.safetensors", xent ? "xent" : "mse",
+                     nb_optim_name((nb_optim)o));
+            char *save = strdup(path_of("resume", name));
+            if (!save) die("strdup", "out of memory");
+            opt.save = save;
+            nb_result res;
+            check(nb_train(m, d, xent ? d : NULL, &opt, &res), "nb_train");
+            free(save);
+            nb_model_free(m);
+        }
+    nb_dataset_free(d);
+    nb_backend_free(be);
+}
+
 /* ------------------------------------------------------------------ idx */
 
 /* n bytes as one gzip member into out (cap); returns its length. */
@@ -230,7 +274,7 @@ int main(int argc, char **argv)
         return 2;
     }
     strcpy(root, argv[1]);
-    const char *dirs[] = {NULL, "csv", "checkpoint", "model", "idx"};
+    const char *dirs[] = {NULL, "csv", "checkpoint", "model", "resume", "idx"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         const char *p = dirs[i] ? path_of(dirs[i], NULL) : root;
         if (mkdir(p, 0755) != 0 && errno != EEXIST) die(p, strerror(errno));
@@ -238,6 +282,7 @@ int main(int argc, char **argv)
     csv_seeds();
     checkpoint_seeds();
     plain_weights_seed();
+    resume_seeds();
     idx_seeds();
     return 0;
 }

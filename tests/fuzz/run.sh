@@ -11,7 +11,7 @@
 # (corpus/<target>), its log (<target>.log) and any input that crashed,
 # leaked, timed out or ran out of memory (<target>/crash-*, leak-*, ...).
 #
-# NABLA_FUZZ_TARGETS picks targets (default "csv checkpoint model idx").
+# NABLA_FUZZ_TARGETS picks targets (default "csv checkpoint model resume idx").
 # Before fuzzing, every saved reproducer tests/fuzz/regressions/<target>-*
 # is run once; one that still fails counts as a finding.
 #
@@ -55,16 +55,19 @@ common=(-max_len=65536 -timeout=10 -rss_limit_mb=512)
 #   model       the container, plus the model at 4 bytes per parameter,
 #               each parameter being 4 bytes of the file: 6 x size +
 #               16 MiB, also 17 at 64 KiB;
+#   resume      the model's, since no single allocation of a resume is
+#               larger than one of a model load: 17;
 #   idx         4 bytes per pixel of the decompressed content. 64 KiB of
 #               deflate inflate to at most about 1032 x 64 KiB = 66 MiB,
 #               so one array of 4 x 66 MiB: 272. Reaching that needs a
 #               gzip stream whose CRC-32 holds (the loader allocates only
 #               after inflating everything and checking the trailer),
 #               which mutations practically never produce.
-declare -A malloc_mb=([csv]=2 [checkpoint]=17 [model]=17 [idx]=272)
+declare -A malloc_mb=([csv]=2 [checkpoint]=17 [model]=17 [resume]=17 [idx]=272)
 # Tokens of the formats, so mutations speak them (libFuzzer dictionaries).
-declare -A dict=([csv]=csv.dict [checkpoint]=safetensors.dict [model]=safetensors.dict)
-read -r -a targets <<<"${NABLA_FUZZ_TARGETS:-csv checkpoint model idx}"
+declare -A dict=([csv]=csv.dict [checkpoint]=safetensors.dict [model]=safetensors.dict
+                 [resume]=resume.dict)
+read -r -a targets <<<"${NABLA_FUZZ_TARGETS:-csv checkpoint model resume idx}"
 
 failed=0 passed=0
 for t in "${targets[@]}"; do
