@@ -184,13 +184,14 @@ static int open_all(eval_args *a, nb_backend **be, nb_model **m, nb_dataset **d)
         nb_csv_options_default(&fo);
         fo.header = csv.header, fo.delimiter = csv.delimiter, fo.max_line = csv.max_line;
         fo.features_only = 1;
-        if ((code = load_data(a, *m, &fo, d)) != 0) return code;
-        int cols = nb_dataset_inputs(*d), train_cols = in + (csv.targets > 0 ? csv.targets : 1);
-        if (cols == in) return 0;
-        if (csv.header == -1) csv.header = nb_dataset_header_skipped(*d); /* said once */
+        int cols = 0, train_cols = in + (csv.targets > 0 ? csv.targets : 1);
+        if (nb_data_try_load(&a->data, &fo, d) == NB_OK) {
+            cols = nb_dataset_inputs(*d);
+            if (cols == in) return nb_data_note_header(a->cmd, &a->data, &fo, *d), 0;
+        }
         nb_dataset_free(*d);
         *d = NULL;
-        if (cols != train_cols)
+        if (cols && cols != train_cols)
             return nb_cli_usage_error(a->cmd, "%s: rows of %d columns; the model takes %d inputs, "
                                               "so rows need %d (features) or %d (training layout)",
                                       nb_data_name(&a->data), cols, in, in, train_cols);
@@ -386,7 +387,8 @@ static int write_predictions(const eval_args *a, nb_model *m, const nb_dataset *
     if (f != stdout && fclose(f) != 0) bad = 1;
     if (st != NB_OK) {
         if (st == NB_ERR_NOMEM && !y) return nb_cli_usage_error("predict", "out of memory");
-        fprintf(stderr, "nabla predict: %s; %s is incomplete\n", nb_cli_error(), a->out);
+        fprintf(stderr, "nabla predict: %s; %s is incomplete\n", nb_cli_error(),
+                f == stdout ? "the output" : a->out);
         return nb_cli_exit_for(st);
     }
     if (bad) {

@@ -138,25 +138,43 @@ static int read_stdin(const char *cmd, nb_data_args *a)
     return 1;
 }
 
+/* Load without a word on success or failure; stdin_failed says the
+ * failure (already printed) was in reading standard input. */
+static nb_status load(const char *cmd, nb_data_args *a, const nb_csv_options *o, nb_dataset **out,
+                      int *stdin_failed)
+{
+    *out = NULL;
+    *stdin_failed = 0;
+    if (a->labels) /* IDX (MNIST format): images in --data, labels here */
+        return nb_dataset_load_idx(a->data, a->labels, o->classes, out);
+    if (!a->data)
+        return nb_dataset_load_csv_mem("digits.csv (bundled)", nb_embedded_digits_csv,
+                                       nb_embedded_digits_csv_size, o, out);
+    if (strcmp(a->data, "-") != 0) return nb_dataset_load_csv(a->data, o, out);
+    if (!read_stdin(cmd, a)) return *stdin_failed = 1, NB_ERR_IO;
+    return nb_dataset_load_csv_mem("standard input", a->stdin_buf, a->stdin_len, o, out);
+}
+
+nb_status nb_data_try_load(nb_data_args *a, const nb_csv_options *csv, nb_dataset **out)
+{
+    int stdin_failed;
+    return load("data", a, csv ? csv : &a->csv, out, &stdin_failed);
+}
+
 int nb_data_load(const char *cmd, nb_data_args *a, const nb_csv_options *csv, nb_dataset **out)
 {
     const nb_csv_options *o = csv ? csv : &a->csv;
-    nb_status st;
-    *out = NULL;
-    if (a->labels) /* IDX (MNIST format): images in --data, labels here */
-        st = nb_dataset_load_idx(a->data, a->labels, o->classes, out);
-    else if (!a->data)
-        st = nb_dataset_load_csv_mem("digits.csv (bundled)", nb_embedded_digits_csv,
-                                     nb_embedded_digits_csv_size, o, out);
-    else if (strcmp(a->data, "-") == 0) {
-        if (!read_stdin(cmd, a)) return NB_EXIT_USAGE;
-        st = nb_dataset_load_csv_mem("standard input", a->stdin_buf, a->stdin_len, o, out);
-    } else {
-        st = nb_dataset_load_csv(a->data, o, out);
-    }
-    if (st != NB_OK) return nb_cli_fail(cmd, st);
-    if (!a->labels && o->header == -1 && nb_dataset_header_skipped(*out))
+    int stdin_failed;
+    nb_status st = load(cmd, a, o, out, &stdin_failed);
+    if (st != NB_OK) return stdin_failed ? NB_EXIT_USAGE : nb_cli_fail(cmd, st);
+    nb_data_note_header(cmd, a, o, *out);
+    return 0;
+}
+
+void nb_data_note_header(const char *cmd, const nb_data_args *a, const nb_csv_options *csv,
+                         const nb_dataset *d)
+{
+    if (!a->labels && csv->header == -1 && nb_dataset_header_skipped(d))
         fprintf(stderr, "nabla %s: note: line 1 of %s taken as a header (--no-header to read it "
                         "as data)\n", cmd, nb_data_name(a));
-    return 0;
 }

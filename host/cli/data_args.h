@@ -66,5 +66,11 @@ const char *nb_data_name(const nb_data_args *a);
  * error and returns the exit status; 0 on success.
  */
 int nb_data_load(const char *cmd, nb_data_args *a, const nb_csv_options *csv, nb_dataset **out);
+/* Say in one line on stderr when line 1 of d was detected as a header. */
+void nb_data_note_header(const char *cmd, const nb_data_args *a, const nb_csv_options *csv,
+                         const nb_dataset *d);
+/* The same as nb_data_load, printing nothing: a first try whose failure is not an error
+ * (predict's rows of features alone). NB_OK or the library's status. */
+nb_status nb_data_try_load(nb_data_args *a, const nb_csv_options *csv, nb_dataset **out);
 
 #endif

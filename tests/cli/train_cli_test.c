@@ -19,6 +19,14 @@
 
 #include "cli/run_cli.h"
 
+/* assert_int_equal on an exit status, showing the run's stderr if not. */
+#define assert_exit(call, want)                                                                    \
+    do {                                                                                           \
+        int got_ = (call);                                                                         \
+        if (got_ != (want)) print_error("exit %d, stderr: %s\n", got_, err_text);                  \
+        assert_int_equal(got_, (want));                                                            \
+    } while (0)
+
 static const char *path_in(const char *name)
 {
     static char buf[4][300];
@@ -51,9 +59,9 @@ static void test_resume_takes_the_checkpoint_settings(void **state)
 {
     (void)state;
     const char *ck = path_in("settings.safetensors");
-    assert_int_equal(run("train", "--lr", "0.05", "--batch", "64", "--epochs", "2", "--act",
+    assert_exit(run("train", "--lr", "0.05", "--batch", "64", "--epochs", "2", "--act",
                          "tanh", "--save", ck, NULL), 0);
-    assert_int_equal(run("train", "--resume", ck, "--epochs", "3", NULL), 0);
+    assert_exit(run("train", "--resume", ck, "--epochs", "3", NULL), 0);
     const char *head = line_of("nabla: ");
     assert_non_null(head);
     assert_non_null(strstr(head, "64-32-10 tanh/mse"));
@@ -62,7 +70,7 @@ static void test_resume_takes_the_checkpoint_settings(void **state)
     assert_null(strstr(out_text, "--lr"));
     assert_non_null(strstr(out_text, "reached the epoch limit (3) after 3 epochs"));
     /* An explicit flag wins, and says so. */
-    assert_int_equal(run("train", "--resume", ck, "--epochs", "4", "--lr", "0.02", NULL), 0);
+    assert_exit(run("train", "--resume", ck, "--epochs", "4", "--lr", "0.02", NULL), 0);
     assert_non_null(strstr(out_text, "note: --lr 0.02 replaces the checkpoint's 0.05\n"));
     assert_non_null(strstr(line_of("nabla: "), "lr 0.02"));
 }
@@ -73,7 +81,7 @@ static void test_resume_refuses_incompatible_flags(void **state)
 {
     (void)state;
     const char *ck = path_in("incompat.safetensors");
-    assert_int_equal(run("train", "--epochs", "1", "--save", ck, NULL), 0);
+    assert_exit(run("train", "--epochs", "1", "--save", ck, NULL), 0);
     static const char *cases[][3] = {
         {"--act", "relu", "--act relu: the layers of the model in"},
         {"--layers", "64,16,10", "--layers 64,16,10: the model in"},
@@ -91,8 +99,8 @@ static void test_resume_refuses_incompatible_flags(void **state)
         assert_null(strstr(out_text, "epoch "));
     }
     assert_non_null(strstr(err_text, "")); /* the last message is one line */
-    assert_int_equal(run("train", "--resume", ck, "--act", "sigmoid", "--epochs", "2", NULL), 0);
-    assert_int_equal(run("train", "--resume", ck, "--optim", "adam", NULL), 2);
+    assert_exit(run("train", "--resume", ck, "--act", "sigmoid", "--epochs", "2", NULL), 0);
+    assert_exit(run("train", "--resume", ck, "--optim", "adam", NULL), 2);
     assert_non_null(strstr(err_text, "trained with sgd"));
 }
 
@@ -105,13 +113,13 @@ static void test_resume_with_the_budget_spent(void **state)
 {
     (void)state;
     const char *ck = path_in("spent.safetensors");
-    assert_int_equal(run("train", "--epochs", "3", "--save", ck, NULL), 0);
+    assert_exit(run("train", "--epochs", "3", "--save", ck, NULL), 0);
     char before[1 << 16], after[1 << 16];
     size_t n = file_size(ck);
     assert_true(n > 0 && n < sizeof before);
     slurp(ck, before, sizeof before);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(run("train", "--resume", ck, "--epochs", "3", "--save", ck, NULL), 0);
+        assert_exit(run("train", "--resume", ck, "--epochs", "3", "--save", ck, NULL), 0);
         assert_non_null(strstr(out_text, "stopped: the epoch limit (3) was already reached after 3 "
                                          "epochs: nothing to train"));
         assert_non_null(line_of("final: loss "));
@@ -144,10 +152,10 @@ static void test_stopped_run_writes_everything(void **state)
 static void test_header_names_each_activation(void **state)
 {
     (void)state;
-    assert_int_equal(run("train", "--layers", "64,16,8,10", "--act", "relu,tanh,sigmoid",
+    assert_exit(run("train", "--layers", "64,16,8,10", "--act", "relu,tanh,sigmoid",
                          "--epochs", "1", NULL), 0);
     assert_non_null(strstr(line_of("nabla: "), "64-16-8-10 relu,tanh,sigmoid/mse,"));
-    assert_int_equal(run("train", "--act", "relu", "--loss", "xent", "--epochs", "1", NULL), 0);
+    assert_exit(run("train", "--act", "relu", "--loss", "xent", "--epochs", "1", NULL), 0);
     assert_non_null(strstr(line_of("nabla: "), "64-32-10 relu/xent,"));
 }
 
@@ -160,7 +168,7 @@ static void test_refused_before_training(void **state)
         {"--plot", "/nonexistent/p.svg", NULL, "--plot: cannot write"},
         {"--early-stop", "3", "--val", "--early-stop needs validation rows"},
         {"--line-search", NULL, NULL, "--line-search needs --batch full"},
-        {"--layers", "64,32", NULL, "the output width is 32 but bundled digits has 10 classes"},
+        {"--layers", "64,32", NULL, "the output width is 32 but the labels of bundled digits go up to 9: 10 classes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *extra = cases[i][2];
@@ -181,10 +189,10 @@ static void test_refused_before_training(void **state)
     }
     /* A one-row file: the message names --val and the file. */
     const char *one = write_file("one.csv", "1,2,0\n");
-    assert_int_equal(run("train", "--data", one, NULL), 2);
+    assert_exit(run("train", "--data", one, NULL), 2);
     assert_non_null(strstr(err_text, "--val 0.2: "));
     assert_non_null(strstr(err_text, "one.csv has 1 row"));
-    assert_int_equal(run("train", "--data", one, "--val", "0", "--layers", "2,1", "--regression",
+    assert_exit(run("train", "--data", one, "--val", "0", "--layers", "2,1", "--regression",
                          "--epochs", "1", NULL), 0);
 }
 
@@ -192,9 +200,9 @@ static void test_refused_before_training(void **state)
 static void test_cosine_with_epochs(void **state)
 {
     (void)state;
-    assert_int_equal(run("train", "--lr-schedule", "cosine", "--epochs", "6", NULL), 0);
+    assert_exit(run("train", "--lr-schedule", "cosine", "--epochs", "6", NULL), 0);
     assert_non_null(strstr(out_text, "reached the epoch limit (6)"));
-    assert_int_equal(run("train", "--lr-schedule", "cosine", "--epochs", "0", "--time-limit", "1s",
+    assert_exit(run("train", "--lr-schedule", "cosine", "--epochs", "0", "--time-limit", "1s",
                          NULL), 2);
     assert_non_null(strstr(err_text, "cosine needs a period"));
 }
@@ -204,10 +212,10 @@ static void test_error_lines_without_source_locations(void **state)
 {
     (void)state;
     const char *bad = write_file("ragged2.csv", "1,2,0\n3,4,1\n5,1\n");
-    assert_int_equal(run("train", "--data", bad, NULL), 2);
+    assert_exit(run("train", "--data", bad, NULL), 2);
     assert_non_null(strstr(err_text, "ragged2.csv:3:"));
     assert_null(strstr(err_text, "(host/"));
-    assert_int_equal(run("train", "--data", bad, "--verbose", NULL), 2);
+    assert_exit(run("train", "--data", bad, "--verbose", NULL), 2);
     assert_non_null(strstr(err_text, "(host/"));
 }
 
@@ -301,7 +309,7 @@ static void test_signals_end_a_run_cleanly(void **state)
         assert_true(file_size(log) > 0);
         assert_true(file_size(plot) > 0);
         /* The checkpoint continues the run. */
-        assert_int_equal(run("train", "--resume", ck, "--epochs", "0", "--iters", "1", NULL), 0);
+        assert_exit(run("train", "--resume", ck, "--epochs", "0", "--iters", "1", NULL), 0);
         assert_non_null(strstr(out_text, "already reached"));
     }
 }
