@@ -242,6 +242,7 @@ static nb_status check_args(const nb_model *m, const nb_dataset *train, const nb
     if (o->report_every < 1) return NB_FAIL(NB_ERR_ARG, "%s: report_every %ld < 1", fn, o->report_every);
     if (o->save && o->save_every < 1)
         return NB_FAIL(NB_ERR_ARG, "%s: save_every %ld < 1", fn, o->save_every);
+    NB_TRY(nb_ckpt_check_record(fn, o->record)); /* now, not at the first save */
     if (train->rows > INT32_MAX)
         return NB_FAIL(NB_ERR_ARG, "%s: %zu training rows exceed the index range", fn, train->rows);
     const nb_dataset *ds[2] = {train, val};

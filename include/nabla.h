@@ -780,7 +780,11 @@ typedef struct nb_train_options {
     int measure_grad;    /* nonzero: measure ‖∇Φ‖ on the full training set at
                             each reported epoch even in mini-batch mode        */
     const char *save;    /* training checkpoint written atomically every
-                            save_every epochs and when the run ends; NULL: none */
+                            save_every epochs and when the run ends (an
+                            interrupt included); NULL: none. Checked and
+                            locked before the first step: a path that cannot
+                            be written, or that another run is saving to, is
+                            NB_ERR_IO before any training */
     long save_every;     /* epochs between checkpoints (≥ 1)                */
     const char *resume;  /* continue the run saved in this checkpoint: its
                             parameters, optimizer state, RNG, counters and

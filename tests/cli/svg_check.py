@@ -252,8 +252,8 @@ def check_train_plot(nabla, tmpdir, epochs):
         check(vals == [1, 2, 3, 4], f"{label} every epoch labelled once: {vals}")
     title = root.find(NS + "title")
     heads = [e.text for e in root.iter(NS + "text") if e.get("class") == "title"]
-    check(title is not None and title.text and heads == [title.text] and "digits" in title.text,
-          f"{label} titled {heads}")
+    check(title is not None and title.text and heads == [title.text] and
+          title.text == "64-32-10 sigmoid/mse on digits", f"{label} titled {heads}")
 
 
 def main():
