@@ -18,24 +18,7 @@
 #include <sys/stat.h>
 
 #include "cli/run_cli.h"
-
-/* assert_int_equal on an exit status, showing the run's stderr if not. */
-#define assert_exit(call, want)                                                                    \
-    do {                                                                                           \
-        int got_ = (call);                                                                         \
-        if (got_ != (want)) print_error("exit %d, stderr: %s\n", got_, err_text);                  \
-        assert_int_equal(got_, (want));                                                            \
-    } while (0)
 #include "nabla.h"
-
-static const char *path_in(const char *name)
-{
-    static char buf[4][300];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
 
 /* An iris-like file: a first line of another width, named classes; the
  * class is the largest of the three features, so a net learns it. */

@@ -92,6 +92,24 @@ static inline int run(const char *arg0, ...)
     return code;
 }
 
+/* assert_int_equal on an exit status, showing the run's stderr if not. */
+#define assert_exit(call, want)                                                                    \
+    do {                                                                                           \
+        int got_ = (call);                                                                         \
+        if (got_ != (want)) print_error("exit %d, stderr: %s\n", got_, err_text);                  \
+        assert_int_equal(got_, (want));                                                            \
+    } while (0)
+
+/* tmpdir/name; the last four results stay valid. */
+static inline const char *path_in(const char *name)
+{
+    static char buf[4][300];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
+    return buf[i];
+}
+
 /* Write text to tmpdir/name; returns the path (valid until the next call). */
 static inline const char *write_file(const char *name, const char *text)
 {

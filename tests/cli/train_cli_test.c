@@ -19,23 +19,6 @@
 
 #include "cli/run_cli.h"
 
-/* assert_int_equal on an exit status, showing the run's stderr if not. */
-#define assert_exit(call, want)                                                                    \
-    do {                                                                                           \
-        int got_ = (call);                                                                         \
-        if (got_ != (want)) print_error("exit %d, stderr: %s\n", got_, err_text);                  \
-        assert_int_equal(got_, (want));                                                            \
-    } while (0)
-
-static const char *path_in(const char *name)
-{
-    static char buf[4][300];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
 static size_t file_size(const char *path)
 {
     struct stat st;
