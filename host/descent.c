@@ -378,12 +378,14 @@ nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long repor
         if (budget_spent(&eff, start, &res->halt, res->why, sizeof res->why)) {
             nb_status st = measure_only(&r, start);
             res->seconds = nb_now() - r.t0;
+            res->updates = 0;
             return st;
         }
     }
     nb_status st = o->batches <= 1 ? run_full(&r, iters)
                                    : run_batches(&r, measure_grad, iters, epochs, first);
     res->seconds = nb_now() - r.t0;
+    res->updates = res->iters > iters ? res->iters - iters : 0; /* 0 if it failed before any point */
     return st;
 }
 

@@ -540,6 +540,9 @@ typedef struct nb_result {
     double val_acc;      /* likewise, classification only                     */
     double lr;           /* the last step size used                           */
     double seconds;      /* wall time                                         */
+    long updates;        /* updates this call made: iters counts from a resumed
+                            run's first start, so iters − updates is where
+                            this call began (0 when its budget was spent)    */
 } nb_result;
 
 /* --------------------------------------------------- generic descent loop */

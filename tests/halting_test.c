@@ -357,6 +357,7 @@ static void test_resume_with_spent_budget(void **state)
             assert_int_equal(r.halt, NB_HALT_MAX_EPOCHS);
             assert_int_equal(r.epochs, 3);
             assert_int_equal(r.iters, iters);
+            assert_int_equal(r.updates, 0);
             assert_non_null(strstr(r.why, "already reached"));
             assert_true(isfinite(r.loss) && isfinite(r.val_loss));
             assert_int_equal(c.reports, 0);
@@ -367,6 +368,7 @@ static void test_resume_with_spent_budget(void **state)
         o.schedule.max_epochs = 5;
         assert_int_equal(nb_train(m, digits_tr, digits_va, &o, &r), NB_OK);
         assert_int_equal(r.epochs, 5);
+        assert_int_equal(r.updates, iters * 2 / 3); /* 2 of 5 epochs */
         free(before);
         free(after);
         nb_model_free(m);

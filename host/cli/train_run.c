@@ -152,7 +152,7 @@ static void print_end(const train_args *a, nb_status st, const nb_result *res, c
     if (va && nb_dataset_classes(va) > 0 && isfinite(res->val_acc))
         printf("  val_acc %.2f%%", 100.0 * res->val_acc);
     printf("  in %.2fs\n", res->seconds);
-    if (a->opt.save && !diverged) printf("checkpoint: %s\n", a->opt.save);
+    if (a->opt.save && !diverged && res->updates > 0) printf("checkpoint: %s\n", a->opt.save);
 }
 
 /* Exit status of a run that returned st and stopped as res says. */

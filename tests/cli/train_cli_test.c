@@ -106,6 +106,7 @@ static void test_resume_with_the_budget_spent(void **state)
         assert_non_null(strstr(out_text, "stopped: the epoch limit (3) was already reached after 3 "
                                          "epochs: nothing to train"));
         assert_non_null(line_of("final: loss "));
+        assert_null(line_of("checkpoint: ")); /* nothing was written */
         assert_null(strstr(out_text, "epoch     4"));
     }
     assert_int_equal(file_size(ck), n);
