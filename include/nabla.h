@@ -843,6 +843,8 @@ typedef struct nb_checkpoint_info {
     size_t batch;         /* rows per step; 0: full batch                     */
     uint64_t seed;        /* nb_train_options.seed                            */
     long iters, epochs;   /* progress so far                                  */
+    long batches_done;    /* batches of an epoch the run stopped inside (an
+                             interrupt); 0 when it stopped between epochs  */
     char record[NB_RECORD_MAX]; /* nb_train_options.record; "" when none      */
 } nb_checkpoint_info;
 

@@ -390,6 +390,7 @@ nb_status nb_checkpoint_read_info(const char *path, nb_checkpoint_info *out)
     if (st == NB_OK && rec) memcpy(out->record, rec, strlen(rec) + 1);
     out->iters = tr.ds.iters;
     out->epochs = tr.ds.epochs;
+    out->batches_done = tr.ds.batch;
     nb_st_free(f);
     return st;
 }

@@ -197,6 +197,8 @@ int nb_train_resume_settings(train_args *a)
                    (unsigned long long)info->seed);
         if (!a->given[NB_T_BATCH])
             a->opt.batch = info->batch;
+        else if (a->opt.batch != info->batch && info->batches_done > 0)
+            goto other_batch;
         else if (a->opt.batch != info->batch)
             note_batch("--batch", a->opt.batch, info->batch);
     }
@@ -208,6 +210,10 @@ int nb_train_resume_settings(train_args *a)
         printf("note: %s does not record its settings: the flags and their defaults apply\n", path);
     }
     goto done;
+other_batch:
+    nb_cli_usage_error("train", "--batch: %s stopped inside an epoch, after %ld batches of %zu "
+                                "rows; it continues with that batch size only",
+                       path, info->batches_done, info->batch);
 usage:
     code = NB_EXIT_USAGE;
 done:

@@ -286,15 +286,20 @@ static void test_signals_end_a_run_cleanly(void **state)
         assert_int_equal(kill(pid, sigs[i]), 0);
         assert_int_equal(wait_exit(pid), codes[i]);
         assert_non_null(strstr(out_text, "stopped: interrupted after "));
+        int inside = strstr(out_text, " batches (") != NULL; /* not at an epoch's end */
         assert_non_null(line_of("final: loss "));
         assert_non_null(line_of("checkpoint: "));
         assert_non_null(line_of("plot: "));
         assert_true(file_size(ck) > 0);
         assert_true(file_size(log) > 0);
         assert_true(file_size(plot) > 0);
-        /* The checkpoint continues the run. */
+        /* The checkpoint continues the run; inside an epoch, only with
+         * the batch size it stopped with. */
         assert_exit(run("train", "--resume", ck, "--epochs", "0", "--iters", "1", NULL), 0);
         assert_non_null(strstr(out_text, "already reached"));
+        if (!inside) continue;
+        assert_exit(run("train", "--resume", ck, "--batch", "16", NULL), 2);
+        assert_non_null(strstr(err_text, "stopped inside an epoch"));
     }
 }
 
