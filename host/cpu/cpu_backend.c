@@ -19,8 +19,8 @@
 #include "status.h"
 
 typedef struct cpu_ctx {
-    float *apack, *bpack; /* GEMM packing buffers, allocated once */
-    int threads;          /* GEMM threads; apack holds one A buffer each */
+    nb_pool *pool;    /* the worker threads                          */
+    nb_cpu_gemm *gemm; /* kernels and packing buffers, allocated once */
 } cpu_ctx;
 
 #define F(v) ((float *)(v).buf->handle + (v).off)
@@ -37,8 +37,8 @@ static void cpu_destroy(void *vctx)
 {
     cpu_ctx *c = vctx;
     if (!c) return;
-    free(c->apack);
-    free(c->bpack);
+    nb_cpu_gemm_free(c->gemm);
+    nb_pool_free(c->pool);
     free(c);
 }
 
@@ -97,8 +97,7 @@ static nb_status cpu_gemm(void *vctx, bool ta, bool tb, size_t M, size_t N, size
                           nb_view A, nb_view B, float beta, nb_view C)
 {
     cpu_ctx *c = vctx;
-    nb_cpu_gemm(c->apack, c->bpack, c->threads, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C));
-    return NB_OK;
+    return nb_cpu_gemm_run(c->gemm, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C), NULL);
 }
 
 static nb_status cpu_gather_rows(void *ctx, size_t rows, size_t cols, nb_view src, nb_view idx,
@@ -268,15 +267,12 @@ nb_status nb_cpu_backend_create(nb_backend **out)
         free(c);
         return NB_NOMEM("nb_cpu_backend_create", sizeof *be + sizeof *c);
     }
-    c->threads = nb_cpu_gemm_threads();
-    c->apack = alloc_aligned((size_t)c->threads * nb_cpu_gemm_apack_floats * sizeof(float));
-    c->bpack = alloc_aligned(nb_cpu_gemm_bpack_floats * sizeof(float));
-    if (!c->apack || !c->bpack) {
-        size_t want = ((size_t)c->threads * nb_cpu_gemm_apack_floats + nb_cpu_gemm_bpack_floats) *
-                      sizeof(float);
+    nb_status st = nb_pool_create(nb_cpu_default_threads(), &c->pool);
+    if (st == NB_OK) st = nb_cpu_gemm_create(c->pool, &c->gemm);
+    if (st != NB_OK) {
         cpu_destroy(c);
         free(be);
-        return NB_NOMEM("nb_cpu_backend_create", want);
+        return st;
     }
     be->ops = &cpu_ops;
     be->ctx = c;

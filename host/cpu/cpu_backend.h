@@ -8,23 +8,35 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "cpu/cpu_pool.h"
+#include "cpu/gemm_isa.h"
 
-/* Floats each packing buffer of nb_cpu_gemm needs (allocated once): the
- * A buffer per thread, the B buffer once. */
-extern const size_t nb_cpu_gemm_apack_floats;
-extern const size_t nb_cpu_gemm_bpack_floats;
 enum { NB_CPU_MAX_THREADS = 64 };
 
-/* Threads the GEMM will use: NABLA_THREADS if set (1 … 64), else every
- * core OpenMP sees (OMP_NUM_THREADS); 1 in a build without OpenMP. */
-int nb_cpu_gemm_threads(void);
+/* The GEMM of one backend: its kernels, block sizes and each worker's
+ * packing buffers, all chosen and allocated once. */
+typedef struct nb_cpu_gemm nb_cpu_gemm;
 
-/* C (M, N) = alpha · op(A) · op(B) + beta · C, using the packing buffers
- * (Apack: threads × nb_cpu_gemm_apack_floats). Large products split their
- * rows over the threads; each output is still summed by one thread in the
- * same order, so the result is the same to the bit for any thread count.
- * Float accumulation. */
-void nb_cpu_gemm(float *Apack, float *Bpack, int threads, bool ta, bool tb, size_t M, size_t N,
-                 size_t K, float alpha, const float *A, const float *B, float beta, float *C);
+/*
+ * Pick the kernels (NABLA_CPU_ISA=avx512|avx2|generic forces a variant:
+ * NB_ERR_UNSUPPORTED when this CPU or build cannot run it; otherwise the
+ * best one that runs) and the block sizes from the CPU's L1 and L2 sizes,
+ * and allocate a packing buffer per worker of pool (borrowed).
+ */
+nb_status nb_cpu_gemm_create(nb_pool *pool, nb_cpu_gemm **out);
+void nb_cpu_gemm_free(nb_cpu_gemm *g);
+const nb_gemm_isa *nb_cpu_gemm_isa(const nb_cpu_gemm *g);
+
+/*
+ * C (M, N) = α · op(A) · op(B) + β · C, row-major (β = 0 writes C without
+ * reading it), then epi (NULL: none) on C's final values, with the column
+ * sums of the final C into epi->colsum if set. Large products are split
+ * into tasks over the pool; each output is still summed by one task in an
+ * order fixed by the shape, so the result is the same to the bit for any
+ * thread count. Float accumulation. Allocates only to grow the buffer of
+ * partial column sums, when a product needs more than any before.
+ */
+nb_status nb_cpu_gemm_run(nb_cpu_gemm *g, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                      const float *A, const float *B, float beta, float *C, const nb_gemm_epi *epi);
 
 #endif

@@ -1,53 +1,262 @@
 /*
- * cpu_gemm.c — the cpu backend's matrix multiply, C = α·op(A)·op(B) + β·C.
+ * cpu_gemm.c — the cpu backend's matrix multiply,
+ *   C (M, N) = epilogue(α · op(A) · op(B) + β · C),
+ * the driver around the kernels of gemm_kernel.h.
  *
- * A packed, blocked GEMM in the classic three-level shape:
- *   for each NC-wide column block of op(B)
- *     for each KC-deep slice of K: pack op(B)[k-slice, block] into panels
- *       for each MC-tall row block of op(A): pack op(A)[rows, k-slice]
- *         for each MR×NR tile: micro-kernel, accumulators in registers
- * Packing turns all four transpose cases into one contiguous access
- * pattern, zero-pads the edges so the micro-kernel never branches, and
- * folds α in. Block sizes keep a B panel strip in L1 and the A block in L2.
+ * Three paths, by shape:
+ *   - tiny products (M·N·K ≤ 4096, e.g. a 2-8-1 net) are plain loops:
+ *     packing and threads would cost more than they save;
+ *   - A·Bᵀ with N ≤ 16 (a net's output layer) is dot products along K
+ *     straight from A and B, since packing B's few rows and A's many would
+ *     cost as much as the product itself;
+ *   - everything else is packed and blocked: C is cut into tiles of at
+ *     most mc × nc, one task each. A task walks K in slices of kc: packs
+ *     its A block (mc × kc, into L2) and B block (kc × nc), then runs the
+ *     micro-kernel over every MR × NR tile, the B panel (kc × NR, in L1)
+ *     outer so it is reused down the whole A block. kc, mc come from the
+ *     cache sizes the CPU reports.
+ * A task packs the blocks it needs itself: blocks that two tasks share are
+ * packed twice, which costs a few per cent but needs no barrier, so the
+ * tasks can go to whichever thread is free (nb_pool_for) and a thread that
+ * the OS preempts delays one task, not every thread.
  *
- * Large products split the row blocks over threads (OpenMP): one thread
- * packs each B panel, then each packs and multiplies its own row blocks.
- * Summation order over K is fixed by the blocking, independent of data and
- * of threads (each output is summed by one thread), so results are
- * bit-for-bit reproducible for any thread count. Accumulation is in
- * float; the reference (ref_gemm) accumulates in double and the tests state
- * the tolerance between the two.
- *
- * The micro-kernel is compiled for several instruction sets on x86-64 with
- * GCC/Clang (target_clones), and the loader picks the best one the CPU has,
- * so one binary is fast on AVX-512 machines and still runs on any x86-64.
+ * Determinism: the tiles, the K slices and the order of summation depend
+ * on the shape (and the variant) only; each output is computed by one task
+ * in that order, and column sums are added per row block in block order.
+ * So every thread count gives the same bits. Accumulation is in float
+ * (with FMA); the reference accumulates in double and the tests state the
+ * tolerance between the two.
  */
-#include "cpu/cpu_backend.h"
-
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <unistd.h>
 
-enum { MR = 6, NR = 16, KC = 256, MC = 96, NC = 1024 };
+#include "cpu/cpu_backend.h"
+#include "status.h"
 
-/* Below this many multiply-adds a product stays on one thread: waking the
- * others costs microseconds, more than such a product takes. */
-#define PAR_MIN_FMAS (1 << 18)
+/* Products below this many multiply-adds stay on the calling thread:
+ * handing tasks to other threads costs a few microseconds. */
+#define PAR_MIN_FMAS (1 << 19)
+/* Products at or below this many multiply-adds are plain loops. */
+#define TINY_FMAS 4096
+/* A·Bᵀ at or below this N takes the dot-product path. */
+#define DOT_MAX_N 16
 
-/* Packed panel sizes, exported for the backend's one-time allocation. */
-const size_t nb_cpu_gemm_apack_floats = (size_t)MC * KC;
-const size_t nb_cpu_gemm_bpack_floats = (size_t)KC * NC;
+struct nb_cpu_gemm {
+    const nb_gemm_isa *isa;
+    nb_pool *pool;
+    int workers;
+    size_t kc, mc, nc; /* the largest K slice, A block rows, tile columns */
+    size_t group;      /* rows per column-sum group: 8·MR, divides mc     */
+    /* Grown to the largest product so far, then reused: op(A) and op(B)
+     * packed whole, and the partial column sums. */
+    float *apack, *bpack, *partial;
+    size_t apack_cap, bpack_cap, partial_cap;
+};
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NABLA_NO_CLONES)
-#define NB_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+static const nb_gemm_isa *const variants[] = {&nb_gemm_isa_avx512, &nb_gemm_isa_avx2,
+                                              &nb_gemm_isa_generic};
+
+static size_t cache_bytes(int which, size_t fallback)
+{
+    long v = -1;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    v = sysconf(which == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
 #else
-#define NB_CLONES
+    (void)which;
 #endif
+    /* Trust only plausible answers: some systems report 0 or -1. */
+    return v >= 4096 && v <= (1L << 26) ? (size_t)v : fallback;
+}
 
-/* op(A)[i][k] and op(B)[k][j] for a row-major matrix stored untransposed
- * (rows = first dim) or transposed. */
+static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t multiple)
+{
+    v = v < lo ? lo : v > hi ? hi : v;
+    return v / multiple * multiple;
+}
+
+static nb_status pick_variant(const nb_gemm_isa **out)
+{
+    const char *want = getenv("NABLA_CPU_ISA");
+    if (want && *want) {
+        for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+            if (strcmp(want, variants[i]->name) != 0) continue;
+            if (!variants[i]->usable())
+                return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_backend_create: NABLA_CPU_ISA=%s: this "
+                               "CPU or build cannot run it", want);
+            return *out = variants[i], NB_OK;
+        }
+        return NB_FAIL(NB_ERR_ARG, "nb_backend_create: NABLA_CPU_ISA=%s: not avx512, avx2 or "
+                       "generic", want);
+    }
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
+        if (variants[i]->usable()) return *out = variants[i], NB_OK;
+    return NB_FAIL(NB_ERR_INTERNAL, "nb_backend_create: no GEMM variant runs here");
+}
+
+void nb_cpu_gemm_free(nb_cpu_gemm *g)
+{
+    if (!g) return;
+    free(g->apack);
+    free(g->bpack);
+    free(g->partial);
+    free(g);
+}
+
+static void *alloc64(size_t floats)
+{
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+nb_status nb_cpu_gemm_create(nb_pool *pool, nb_cpu_gemm **out)
+{
+    *out = NULL;
+    nb_cpu_gemm *g = calloc(1, sizeof *g);
+    if (!g) return NB_NOMEM("nb_cpu_gemm_create", sizeof *g);
+    nb_status st = pick_variant(&g->isa);
+    if (st != NB_OK) {
+        free(g);
+        return st;
+    }
+    const size_t mr = (size_t)g->isa->mr, nr = (size_t)g->isa->nr;
+    /* kc: an A panel and a B panel of depth kc fill about 70% of L1 (the
+     * B panel stays there while the A panels stream past it). mc: an A
+     * block of mc × kc fills half of L2. nc: 16 B panels a task, so a
+     * layer of 512 columns makes several tasks. */
+    size_t l1 = cache_bytes(1, 32768), l2 = cache_bytes(2, 262144);
+    g->kc = clamp_down(l1 * 7 / 10 / ((mr + nr) * sizeof(float)), 64, 512, 8);
+    g->group = 8 * mr;
+    g->mc = clamp_down(l2 / 2 / (g->kc * sizeof(float)), g->group, 4096, g->group);
+    g->nc = 64 * nr;
+    g->pool = pool;
+    g->workers = nb_pool_threads(pool);
+    *out = g;
+    return NB_OK;
+}
+
+const nb_gemm_isa *nb_cpu_gemm_isa(const nb_cpu_gemm *g) { return g->isa; }
+
+/* ------------------------------------------------------------- the job */
+
+/* Panels a packing task packs. */
+enum { PACK_CHUNK = 8 };
+
+typedef struct job {
+    const nb_cpu_gemm *g;
+    bool ta, tb;
+    size_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    const nb_gemm_epi *e;
+    /* packed path */
+    size_t kc, n_k;         /* K slices: all kc deep but maybe the last     */
+    size_t mp, np;          /* M and N rounded up to whole panels            */
+    size_t a_chunks, b_chunks; /* packing tasks per slice                   */
+    size_t mc, nc, n_ct;    /* tiles of C                                    */
+    float *apack, *bpack;   /* slice s of op(A) at s·mp·kc, of op(B) at s·np·kc */
+    /* dot path */
+    size_t rows_per_task;
+    float *partial;         /* (groups, N) column sums, or NULL              */
+} job;
+
+static size_t slice_depth(const job *j, size_t s)
+{
+    size_t k0 = s * j->kc;
+    return j->K - k0 < j->kc ? j->K - k0 : j->kc;
+}
+
+/* Phase 1: op(A) and op(B) packed whole, a chunk of panels a task. */
+static void pack_task(void *arg, size_t t, int worker)
+{
+    const job *j = arg;
+    const nb_gemm_isa *isa = j->g->isa;
+    (void)worker;
+    size_t per = j->a_chunks + j->b_chunks, s = t / per, c = t % per;
+    size_t k0 = s * j->kc, kc = slice_depth(j, s);
+    if (c < j->a_chunks) {
+        size_t rows = PACK_CHUNK * (size_t)isa->mr, i0 = c * rows;
+        size_t mc = j->M - i0 < rows ? j->M - i0 : rows;
+        isa->pack_a(j->A, j->ta, j->M, j->K, i0, mc, k0, kc, j->alpha,
+                    j->apack + s * j->mp * j->kc + i0 * kc);
+    } else {
+        size_t cols = PACK_CHUNK * (size_t)isa->nr, j0 = (c - j->a_chunks) * cols;
+        size_t nc = j->N - j0 < cols ? j->N - j0 : cols;
+        isa->pack_b(j->B, j->tb, j->N, j->K, k0, kc, j0, nc, j->bpack + s * j->np * j->kc + j0 * kc);
+    }
+}
+
+/* Phase 2: one mc × nc tile of C, every K slice, MR × NR at a time; the B
+ * panel outer, so it stays in L1 while the A block streams from L2. */
+static void tile_task(void *arg, size_t t, int worker)
+{
+    const job *j = arg;
+    const nb_gemm_isa *isa = j->g->isa;
+    (void)worker;
+    const size_t mr = (size_t)isa->mr, nr = (size_t)isa->nr, N = j->N, group = j->g->group;
+    size_t i0 = (t / j->n_ct) * j->mc, j0 = (t % j->n_ct) * j->nc;
+    size_t mc = j->M - i0 < j->mc ? j->M - i0 : j->mc;
+    size_t nc = N - j0 < j->nc ? N - j0 : j->nc;
+    const nb_gemm_epi *e = j->e;
+    nb_tile_epi te = {.beta = j->beta, .kind = e->kind, .act = e->act};
+    for (size_t s = 0; s < j->n_k; s++) {
+        size_t kc = slice_depth(j, s);
+        const float *Ab = j->apack + s * j->mp * j->kc, *Bb = j->bpack + s * j->np * j->kc;
+        te.first = s == 0;
+        te.last = s + 1 == j->n_k;
+        for (size_t jr = 0; jr < nc; jr += nr) {
+            size_t cols = nc - jr < nr ? nc - jr : nr, jc = j0 + jr;
+            te.bias = e->bias ? e->bias + jc : NULL;
+            for (size_t ir = 0; ir < mc; ir += mr) {
+                size_t rows = mc - ir < mr ? mc - ir : mr, ic = i0 + ir;
+                te.Y = e->Y ? e->Y + ic * N + jc : NULL;
+                te.colsum = j->partial ? j->partial + ic / group * N + jc : NULL;
+                isa->kernel(kc, Ab + ic * kc, Bb + jc * kc, j->C + ic * N + jc, N, rows, cols, &te);
+            }
+        }
+    }
+}
+
+static void dot_task(void *arg, size_t t, int worker)
+{
+    const job *j = arg;
+    (void)worker;
+    size_t i0 = t * j->rows_per_task, i1 = i0 + j->rows_per_task;
+    if (i1 > j->M) i1 = j->M;
+    j->g->isa->dot_nt(i0, i1, j->N, j->K, j->alpha, j->A, j->B, j->beta, j->C, j->e,
+                      j->partial ? j->partial + t * j->N : NULL);
+}
+
+/* *buf holds at least n floats (grown, never shrunk). */
+static nb_status room(float **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap) return NB_OK;
+    float *p = alloc64(n);
+    if (!p) return NB_NOMEM("nb_cpu_gemm", n * sizeof(float));
+    free(*buf);
+    *buf = p, *cap = n;
+    return NB_OK;
+}
+
+/* colsum[j] = Σ_b partial[b][j], in block order. */
+static void sum_blocks(const float *partial, size_t blocks, size_t N, float *colsum)
+{
+    memcpy(colsum, partial, N * sizeof(float));
+    for (size_t b = 1; b < blocks; b++)
+        for (size_t c = 0; c < N; c++) colsum[c] += partial[b * N + c];
+}
+
+static void run_tasks(nb_cpu_gemm *g, bool parallel, size_t tasks,
+                      void (*fn)(void *, size_t, int), job *j)
+{
+    if (parallel && tasks > 1)
+        nb_pool_for(g->pool, tasks, fn, j);
+    else
+        for (size_t t = 0; t < tasks; t++) fn(j, t, 0);
+}
+
+/* op(A)[i][k] and op(B)[k][j] of row-major A and B, stored as given. */
 static inline float at_a(const float *A, bool ta, size_t M, size_t K, size_t i, size_t k)
 {
     return ta ? A[k * M + i] : A[i * K + k];
@@ -57,162 +266,104 @@ static inline float at_b(const float *B, bool tb, size_t N, size_t K, size_t k, 
     return tb ? B[j * K + k] : B[k * N + j];
 }
 
-/* Pack op(A)[i0 .. i0+mc, k0 .. k0+kc] × alpha into MR-row panels:
- * panel p holds, for each k, MR consecutive values (zero below the edge). */
-static void pack_a(const float *A, bool ta, size_t M, size_t K, size_t i0, size_t mc, size_t k0,
-                   size_t kc, float alpha, float *Ap)
+/* Plain loops, for tiny products and for α = 0 or K = 0 (C = βC). */
+static void tiny(const job *j)
 {
-    for (size_t p = 0; p < mc; p += MR) {
-        size_t rows = mc - p < MR ? mc - p : MR;
-        for (size_t k = 0; k < kc; k++) {
-            for (size_t r = 0; r < rows; r++)
-                Ap[k * MR + r] = alpha * at_a(A, ta, M, K, i0 + p + r, k0 + k);
-            for (size_t r = rows; r < MR; r++) Ap[k * MR + r] = 0.0f;
+    const size_t M = j->M, N = j->N, K = j->K;
+    for (size_t i = 0; i < M; i++)
+        for (size_t c = 0; c < N; c++) {
+            float s = 0.0f;
+            if (j->alpha != 0.0f)
+                for (size_t k = 0; k < K; k++)
+                    s += at_a(j->A, j->ta, M, K, i, k) * at_b(j->B, j->tb, N, K, k, c);
+            float *o = j->C + i * N + c;
+            *o = j->alpha * s + (j->beta != 0.0f ? j->beta * *o : 0.0f);
         }
-        Ap += kc * MR;
-    }
+    if (j->e->colsum) memset(j->e->colsum, 0, N * sizeof(float));
+    if (j->e->kind != NB_EPI_NONE || j->e->colsum)
+        j->g->isa->epi_rows(0, M, N, j->C, j->e, j->e->colsum);
 }
 
-/* Pack op(B)[k0 .. k0+kc, j0 .. j0+nc] into NR-column panels: panel q
- * holds, for each k, NR consecutive values (zero right of the edge). */
-static void pack_b(const float *B, bool tb, size_t N, size_t K, size_t k0, size_t kc, size_t j0,
-                   size_t nc, float *Bp)
+/*
+ * The tiles of C for `workers` threads: as large as the caches allow (A
+ * blocks of at most g->mc rows, whole column-sum groups; at most g->nc
+ * columns), cut further until there are 4 tasks per thread, so dynamic
+ * scheduling evens out threads that run slower. Only the tiles depend on
+ * the thread count; no sum does.
+ */
+static void tiles(const nb_cpu_gemm *g, job *j)
 {
-    for (size_t q = 0; q < nc; q += NR) {
-        size_t cols = nc - q < NR ? nc - q : NR;
-        for (size_t k = 0; k < kc; k++) {
-            float *dst = Bp + k * NR;
-            if (!tb) {
-                memcpy(dst, B + (k0 + k) * N + j0 + q, cols * sizeof(float));
-            } else {
-                for (size_t c = 0; c < cols; c++) dst[c] = at_b(B, tb, N, K, k0 + k, j0 + q + c);
-            }
-            for (size_t c = cols; c < NR; c++) dst[c] = 0.0f;
+    const size_t nr = (size_t)g->isa->nr, group = g->group, M = j->M, N = j->N;
+    size_t want = g->workers > 1 ? 4 * (size_t)g->workers : 1;
+    /* rt, ct only grow, so mc, nc only shrink: the loop ends. */
+    size_t rt = (M + g->mc - 1) / g->mc, ct = (N + g->nc - 1) / g->nc, mc, nc, n_ct;
+    for (;;) {
+        mc = ((M + rt - 1) / rt + group - 1) / group * group;
+        nc = ((N + ct - 1) / ct + nr - 1) / nr * nr;
+        n_ct = (N + nc - 1) / nc;
+        if (((M + mc - 1) / mc) * n_ct >= want) break;
+        bool can_m = mc > group && rt < M, can_n = nc > nr && ct < N;
+        if (!can_m && !can_n) break;
+        if (can_n && (nc >= mc || !can_m))
+            ct++;
+        else
+            rt++;
+    }
+    j->mc = mc, j->nc = nc, j->n_ct = n_ct;
+}
+
+nb_status nb_cpu_gemm_run(nb_cpu_gemm *g, bool ta, bool tb, size_t M, size_t N, size_t K,
+                          float alpha, const float *A, const float *B, float beta, float *C,
+                          const nb_gemm_epi *epi)
+{
+    static const nb_gemm_epi none = {.kind = NB_EPI_NONE};
+    const nb_gemm_epi *e = epi ? epi : &none;
+    const nb_gemm_isa *isa = g->isa;
+    if (M == 0 || N == 0) return NB_OK;
+    double fmas = (double)M * (double)N * (double)K;
+    bool parallel = fmas >= PAR_MIN_FMAS && g->workers > 1;
+    job j = {.g = g, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+             .A = A, .B = B, .C = C, .e = e};
+    if (K == 0 || alpha == 0.0f || fmas <= TINY_FMAS) {
+        tiny(&j);
+        return NB_OK;
+    }
+    if (!ta && tb && N <= DOT_MAX_N) {
+        /* Row tasks of about 2^17 multiply-adds, in whole groups of 4 rows;
+         * the column sums per task, so per fixed groups of rows. */
+        size_t per = (size_t)(131072.0 / ((double)N * (double)K)) / 4 * 4;
+        j.rows_per_task = per < 16 ? 16 : per;
+        size_t tasks = (M + j.rows_per_task - 1) / j.rows_per_task;
+        if (e->colsum) {
+            NB_TRY(room(&g->partial, &g->partial_cap, tasks * N));
+            j.partial = g->partial;
+            memset(j.partial, 0, tasks * N * sizeof(float));
         }
-        Bp += kc * NR;
+        run_tasks(g, parallel, tasks, dot_task, &j);
+        if (e->colsum) sum_blocks(j.partial, tasks, N, e->colsum);
+        return NB_OK;
     }
-}
-
-#if defined(__GNUC__)
-/* One row of a tile as a GCC/Clang vector: the compiler maps it to one
- * AVX-512 register, two AVX2 registers or four SSE registers. */
-typedef float vrow __attribute__((vector_size(NR * sizeof(float))));
-
-/* C tile (rows ≤ MR, cols ≤ NR, leading dimension ldc) += Ap-panel · Bp-panel.
- * Per k: one aligned load of B's row, MR broadcasts of A and MR FMAs into
- * MR register accumulators. */
-NB_CLONES
-static void micro_kernel(size_t kc, const float *restrict Ap, const float *restrict Bp,
-                         float *restrict C, size_t ldc, size_t rows, size_t cols)
-{
-    vrow acc[MR];
-    for (int r = 0; r < MR; r++) acc[r] = (vrow){0};
-    for (size_t k = 0; k < kc; k++) {
-        const vrow b = *(const vrow *)(Bp + k * NR); /* panels are 64-byte aligned */
-        const float *a = Ap + k * MR;
-        for (int r = 0; r < MR; r++) acc[r] += a[r] * b;
+    const size_t mr = (size_t)isa->mr, nr = (size_t)isa->nr;
+    /* K in even slices of at most g->kc + 7, a multiple of 8 but the last. */
+    size_t n_k = (K + g->kc - 1) / g->kc;
+    j.kc = ((K + n_k - 1) / n_k + 7) / 8 * 8;
+    j.n_k = (K + j.kc - 1) / j.kc;
+    j.mp = (M + mr - 1) / mr * mr;
+    j.np = (N + nr - 1) / nr * nr;
+    j.a_chunks = (j.mp / mr + PACK_CHUNK - 1) / PACK_CHUNK;
+    j.b_chunks = (j.np / nr + PACK_CHUNK - 1) / PACK_CHUNK;
+    NB_TRY(room(&g->apack, &g->apack_cap, j.n_k * j.mp * j.kc));
+    NB_TRY(room(&g->bpack, &g->bpack_cap, j.n_k * j.np * j.kc));
+    j.apack = g->apack, j.bpack = g->bpack;
+    size_t groups = (M + g->group - 1) / g->group;
+    if (e->colsum) {
+        NB_TRY(room(&g->partial, &g->partial_cap, groups * N));
+        j.partial = g->partial;
+        memset(j.partial, 0, groups * N * sizeof(float));
     }
-    for (size_t r = 0; r < rows; r++) {
-        float out[NR];
-        memcpy(out, &acc[r], sizeof out);
-        for (size_t c = 0; c < cols; c++) C[r * ldc + c] += out[c];
-    }
-}
-#else
-/* Portable C: the same arithmetic, left to the compiler to vectorise. */
-static void micro_kernel(size_t kc, const float *restrict Ap, const float *restrict Bp,
-                         float *restrict C, size_t ldc, size_t rows, size_t cols)
-{
-    float acc[MR][NR] = {{0}};
-    for (size_t k = 0; k < kc; k++)
-        for (int r = 0; r < MR; r++)
-            for (int c = 0; c < NR; c++) acc[r][c] += Ap[k * MR + r] * Bp[k * NR + c];
-    for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < cols; c++) C[r * ldc + c] += acc[r][c];
-}
-#endif
-
-/* C rows [i0, i0+mc) × cols [j0, j0+nc) += packed A block · packed B block. */
-static void macro_kernel(size_t mc, size_t nc, size_t kc, const float *Ap, const float *Bp,
-                         float *C, size_t ldc)
-{
-    for (size_t q = 0; q < nc; q += NR) {
-        size_t cols = nc - q < NR ? nc - q : NR;
-        for (size_t p = 0; p < mc; p += MR) {
-            size_t rows = mc - p < MR ? mc - p : MR;
-            micro_kernel(kc, Ap + p * kc, Bp + q * kc, C + p * ldc + q, ldc, rows, cols);
-        }
-    }
-}
-
-/* The three loops, for one thread of a team or for the caller alone: the
- * work-sharing below binds to an enclosing parallel region, if any. Ap is
- * this thread's A buffer; nblk row blocks of mcb rows. */
-static void blocks(float *Ap, float *Bpack, bool ta, bool tb, size_t M, size_t N, size_t K,
-                   float alpha, const float *A, const float *B, float *C, size_t nblk, size_t mcb)
-{
-    for (size_t j0 = 0; j0 < N; j0 += NC) {
-        size_t nc = N - j0 < NC ? N - j0 : NC;
-        for (size_t k0 = 0; k0 < K; k0 += KC) {
-            size_t kc = K - k0 < KC ? K - k0 : KC;
-#pragma omp single
-            pack_b(B, tb, N, K, k0, kc, j0, nc, Bpack);
-#pragma omp for schedule(static)
-            for (size_t b = 0; b < nblk; b++) {
-                size_t i0 = b * mcb;
-                if (i0 >= M) continue;
-                size_t mc = M - i0 < mcb ? M - i0 : mcb;
-                pack_a(A, ta, M, K, i0, mc, k0, kc, alpha, Ap);
-                macro_kernel(mc, nc, kc, Ap, Bpack, C + i0 * N + j0, N);
-            }
-        }
-    }
-}
-
-int nb_cpu_gemm_threads(void)
-{
-    const char *env = getenv("NABLA_THREADS");
-    long n = env && *env ? strtol(env, NULL, 10) : 0;
-#ifdef _OPENMP
-    if (n < 1) n = omp_get_max_threads();
-#else
-    n = 1;
-#endif
-    return n < 1 ? 1 : n > NB_CPU_MAX_THREADS ? NB_CPU_MAX_THREADS : (int)n;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-void nb_cpu_gemm(float *Apack, float *Bpack, int threads, bool ta, bool tb, size_t M, size_t N,
-                 size_t K, float alpha, const float *A, const float *B, float beta, float *C)
-{
-    /* β first, in one pass, so every block below only accumulates. */
-    if (beta == 0.0f) {
-        memset(C, 0, M * N * sizeof(float));
-    } else if (beta != 1.0f) {
-        for (size_t i = 0; i < M * N; i++) C[i] *= beta;
-    }
-    if (alpha == 0.0f) return;
-    int nt = (double)M * (double)N * (double)K < PAR_MIN_FMAS ? 1 : threads;
-    /* Row blocks of at most MC rows; on several threads, a multiple of the
-     * thread count of them, of even height (a multiple of MR), so the
-     * threads get equal shares. Row blocking does not touch the order in
-     * which an output sums over K. */
-    size_t nblk = (M + MC - 1) / MC, mcb = MC;
-    if (nt > 1) {
-        nblk = (size_t)nt * ((M + (size_t)nt * MC - 1) / ((size_t)nt * MC));
-        mcb = ((M + nblk - 1) / nblk + MR - 1) / MR * MR;
-#pragma omp parallel num_threads(nt)
-        blocks(Apack + (size_t)thread_id() * nb_cpu_gemm_apack_floats, Bpack, ta, tb, M, N, K,
-               alpha, A, B, C, nblk, mcb);
-    } else { /* no team at all: waking one costs more than a small product */
-        blocks(Apack, Bpack, ta, tb, M, N, K, alpha, A, B, C, nblk, mcb);
-    }
+    tiles(g, &j);
+    run_tasks(g, parallel, j.n_k * (j.a_chunks + j.b_chunks), pack_task, &j);
+    run_tasks(g, parallel, ((M + j.mc - 1) / j.mc) * j.n_ct, tile_task, &j);
+    if (e->colsum) sum_blocks(j.partial, groups, N, e->colsum);
+    return NB_OK;
 }
