@@ -24,6 +24,8 @@ typedef struct nb_cpu_gemm nb_cpu_gemm;
  * and allocate a packing buffer per worker of pool (borrowed).
  */
 nb_status nb_cpu_gemm_create(nb_pool *pool, nb_cpu_gemm **out);
+/* The same with the given variant (tests run variants the driver would not pick). */
+nb_status nb_cpu_gemm_create_for(nb_pool *pool, const nb_gemm_isa *isa, nb_cpu_gemm **out);
 void nb_cpu_gemm_free(nb_cpu_gemm *g);
 const nb_gemm_isa *nb_cpu_gemm_isa(const nb_cpu_gemm *g);
 

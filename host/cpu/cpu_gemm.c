@@ -111,14 +111,18 @@ static void *alloc64(size_t floats)
 
 nb_status nb_cpu_gemm_create(nb_pool *pool, nb_cpu_gemm **out)
 {
+    const nb_gemm_isa *isa = NULL;
+    *out = NULL;
+    NB_TRY(pick_variant(&isa));
+    return nb_cpu_gemm_create_for(pool, isa, out);
+}
+
+nb_status nb_cpu_gemm_create_for(nb_pool *pool, const nb_gemm_isa *isa, nb_cpu_gemm **out)
+{
     *out = NULL;
     nb_cpu_gemm *g = calloc(1, sizeof *g);
     if (!g) return NB_NOMEM("nb_cpu_gemm_create", sizeof *g);
-    nb_status st = pick_variant(&g->isa);
-    if (st != NB_OK) {
-        free(g);
-        return st;
-    }
+    g->isa = isa;
     const size_t mr = (size_t)g->isa->mr, nr = (size_t)g->isa->nr;
     /* kc: an A panel and a B panel of depth kc fill about 70% of L1 (the
      * B panel stays there while the A panels stream past it). mc: an A

@@ -4,7 +4,7 @@
  * register tile. The fallback when no better variant runs, and the one
  * NABLA_CPU_ISA=generic forces.
  */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__)
 /* The 8-float vectors of the transposes pass between inlined helpers only;
  * GCC's note that their ABI would differ with AVX does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
