@@ -17,6 +17,27 @@ enum { NB_CPU_MAX_THREADS = 64 };
  * packing buffers, all chosen and allocated once. */
 typedef struct nb_cpu_gemm nb_cpu_gemm;
 
+/* The backend's context, as every op receives it. */
+typedef struct nb_cpu_ctx {
+    nb_pool *pool;           /* the worker threads                        */
+    nb_cpu_gemm *gemm;       /* GEMM kernels and buffers                   */
+    const nb_gemm_isa *isa;  /* the variant's vector code, for every op    */
+} nb_cpu_ctx;
+
+/* The element-wise and reduction ops (cpu_ops.c), as backend.h specifies
+ * them; ctx is an nb_cpu_ctx. */
+nb_status nb_cpu_gather_rows(void *ctx, size_t rows, size_t cols, nb_view src, nb_view idx,
+                             nb_view dst);
+nb_status nb_cpu_bias_act(void *ctx, nb_act act, size_t rows, size_t cols, nb_view bias,
+                          nb_view Y);
+nb_status nb_cpu_act_backward(void *ctx, nb_act act, size_t n, nb_view Y, nb_view dY);
+nb_status nb_cpu_loss(void *ctx, nb_loss loss, size_t rows, size_t cols, float scale,
+                      nb_view out, nb_view target, nb_view dOut, nb_view acc);
+nb_status nb_cpu_col_sum(void *ctx, size_t rows, size_t cols, float beta, nb_view dY, nb_view db);
+nb_status nb_cpu_sum_sq(void *ctx, size_t n, nb_view x, nb_view out);
+nb_status nb_cpu_update(void *ctx, const nb_optim_step *step, size_t n, nb_view theta,
+                        nb_view grad, nb_view state, nb_view gnorm2, nb_view bad);
+
 /*
  * Pick the kernels (NABLA_CPU_ISA=avx512|avx2|generic forces a variant:
  * NB_ERR_UNSUPPORTED when this CPU or build cannot run it; otherwise the

@@ -71,6 +71,14 @@ typedef struct nb_gemm_isa {
                    const float *B, float beta, float *C, const nb_gemm_epi *e, float *colsum);
     /* y[0..n) = act(x[0..n) + bias), bias (n) or NULL; in place allowed. */
     void (*act_row)(nb_act act, size_t n, const float *x, const float *bias, float *y);
+    /* d[0..n) *= act'(z), written through the outputs y = act(z); relu as
+     * a select (a NaN in d where y ≤ 0 becomes 0, as the reference does). */
+    void (*dact_row)(nb_act act, size_t n, const float *y, float *d);
+    /* out[c] += Σ_r src[r·ld + c] for c < cols, rows in order. */
+    void (*col_sums)(size_t rows, size_t cols, size_t ld, const float *src, float *out);
+    /* y[0..n) −= a · x[0..n) (plain gradient descent), and whether any new
+     * y is NaN or Inf. */
+    int (*axpy_check)(size_t n, float a, const float *x, float *y);
     /* The epilogue of e on rows [i0, i1) of C (M, N): C's final values. */
     void (*epi_rows)(size_t i0, size_t i1, size_t N, float *C, const nb_gemm_epi *e,
                      float *colsum);

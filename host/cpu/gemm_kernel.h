@@ -261,6 +261,67 @@ static void act_row(nb_act act, size_t n, const float *x, const float *bias, flo
     }
 }
 
+/* The lanes of v summed in a fixed order (pairwise halves). */
+static inline float hsum(vf v)
+{
+    float t[NB_VL];
+    vstore(t, v);
+    for (int w = NB_VL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) t[i] += t[i + w];
+    return t[0];
+}
+
+static void dact_row(nb_act act, size_t n, const float *y, float *d)
+{
+    size_t j = 0;
+    for (; j + NB_VL <= n; j += NB_VL) {
+        vf out = vload(y + j), dv = vload(d + j);
+        vstore(d + j, act == NB_ACT_RELU ? vsel(out > 0.0f, dv, vsplat(0.0f)) : dv * nb_vdact(act, out));
+    }
+    for (; j < n; j++) {
+        if (act == NB_ACT_RELU)
+            d[j] = y[j] > 0.0f ? d[j] : 0.0f;
+        else
+            d[j] *= act == NB_ACT_SIGMOID ? y[j] * (1.0f - y[j]) : act == NB_ACT_TANH ? 1.0f - y[j] * y[j] : 1.0f;
+    }
+}
+
+static void col_sums(size_t rows, size_t cols, size_t ld, const float *src, float *out)
+{
+    size_t c = 0;
+    /* Four vectors of columns at a time: four independent sums in flight. */
+    for (; c + 4 * NB_VL <= cols; c += 4 * NB_VL) {
+        vf s[4];
+        for (int q = 0; q < 4; q++) s[q] = vload(out + c + (size_t)q * NB_VL);
+        for (size_t r = 0; r < rows; r++)
+            for (int q = 0; q < 4; q++) s[q] += vload(src + r * ld + c + (size_t)q * NB_VL);
+        for (int q = 0; q < 4; q++) vstore(out + c + (size_t)q * NB_VL, s[q]);
+    }
+    for (; c < cols; c++) {
+        float s = out[c];
+        for (size_t r = 0; r < rows; r++) s += src[r * ld + c];
+        out[c] = s;
+    }
+}
+
+static int axpy_check(size_t n, float a, const float *x, float *y)
+{
+    /* Σ y·0 is NaN exactly when some y is NaN or ±Inf. */
+    vf z = (vf){0};
+    size_t i = 0;
+    for (; i + NB_VL <= n; i += NB_VL) {
+        vf v = vload(y + i) - a * vload(x + i);
+        vstore(y + i, v);
+        z += v * 0.0f;
+    }
+    float zs = hsum(z);
+    for (; i < n; i++) {
+        y[i] -= a * x[i];
+        zs += y[i] * 0.0f;
+    }
+    return zs != 0.0f;
+}
+
 static void epi_rows(size_t i0, size_t i1, size_t N, float *C, const nb_gemm_epi *e,
                      float *colsum)
 {
@@ -280,16 +341,6 @@ static void epi_rows(size_t i0, size_t i1, size_t N, float *C, const nb_gemm_epi
             }
         }
     }
-}
-
-/* The lanes of v summed in a fixed order (pairwise halves). */
-static inline float hsum(vf v)
-{
-    float t[NB_VL];
-    vstore(t, v);
-    for (int w = NB_VL / 2; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++) t[i] += t[i + w];
-    return t[0];
 }
 
 /* One row block of C = αABᵀ + βC: R rows × J columns of dot products. */
@@ -371,5 +422,8 @@ const nb_gemm_isa NB_ISA = {
     .kernel = kernel,
     .dot_nt = dot_nt,
     .act_row = act_row,
+    .dact_row = dact_row,
+    .col_sums = col_sums,
+    .axpy_check = axpy_check,
     .epi_rows = epi_rows,
 };

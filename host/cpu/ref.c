@@ -79,6 +79,12 @@ void ref_act_backward(nb_act act, size_t n, const float *Y, float *dY)
 void ref_loss(nb_loss loss, size_t rows, size_t cols, float scale, const float *out,
               const float *target, float *dOut, float *acc)
 {
+    *acc = (float)((double)*acc + ref_loss_rows(loss, rows, cols, scale, out, target, dOut));
+}
+
+double ref_loss_rows(nb_loss loss, size_t rows, size_t cols, float scale, const float *out,
+                     const float *target, float *dOut)
+{
     double total = 0.0;
     for (size_t r = 0; r < rows; r++) {
         const float *o = out + r * cols, *t = target + r * cols;
@@ -106,7 +112,7 @@ void ref_loss(nb_loss loss, size_t rows, size_t cols, float scale, const float *
             d[c] = (float)(scale * (p * tsum - t[c]));
         }
     }
-    *acc = (float)((double)*acc + total);
+    return total;
 }
 
 void ref_col_sum(size_t rows, size_t cols, float beta, const float *dY, float *db)

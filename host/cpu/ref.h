@@ -29,6 +29,9 @@ void ref_act_backward(nb_act act, size_t n, const float *Y, float *dY);
 /* Loss of out against target (rows, cols) into *acc (+=) and dOut; see backend.h. */
 void ref_loss(nb_loss loss, size_t rows, size_t cols, float scale, const float *out,
               const float *target, float *dOut, float *acc);
+/* The same, returning Σ_r loss_r in double instead of adding it to acc. */
+double ref_loss_rows(nb_loss loss, size_t rows, size_t cols, float scale, const float *out,
+                     const float *target, float *dOut);
 /* db (cols) = Σ_r dY[r, :] + beta · db. */
 void ref_col_sum(size_t rows, size_t cols, float beta, const float *dY, float *db);
 /* Σ x² over n. */
