@@ -73,9 +73,9 @@ nb_status nb_devdata_open(const nb_model *m, const nb_dataset *d, size_t cap, nb
     dd->outputs = d->outputs;
     size_t in = (size_t)d->inputs, out = (size_t)d->outputs;
     double bytes_x = 4.0 * (double)d->rows * (double)in, bytes_t = 4.0 * (double)d->rows * (double)out;
-    const nb_backend *be = m->be;
-    dd->resident = bytes_x + bytes_t <= (double)be->data_budget &&
-                   bytes_x <= (double)be->max_alloc && bytes_t <= (double)be->max_alloc;
+    const nb_backend_facts *f = &m->be->facts;
+    dd->resident = bytes_x + bytes_t <= (double)f->data_budget &&
+                   bytes_x <= (double)f->max_alloc && bytes_t <= (double)f->max_alloc;
     if (dd->resident) {
         nb_status st = upload(m, d, dd);
         if (st != NB_OK) nb_devdata_close(m->be, dd);

@@ -166,7 +166,7 @@ static const char *untrusted(const struct stat *sb, char *buf, size_t n)
 /* Open the cache directory for use: its fd, or -1 when it does not exist
  * (*missing set), cannot be opened, or is not to be trusted (the note
  * says so). */
-static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
+static int cache_open_dir(nb_backend_facts *facts, const char *dir, int *missing)
 {
     *missing = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -184,7 +184,8 @@ static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
             snprintf(fix, sizeof fix, "set NABLA_CACHE_DIR to a directory of your own");
     }
     if (bad) {
-        snprintf(be->note, sizeof be->note, "kernel cache %s %s: not used (%s)", dir, bad, fix);
+        snprintf(facts->note, sizeof facts->note, "kernel cache %s %s: not used (%s)", dir, bad,
+                 fix);
         close(fd);
         return -1;
     }
@@ -197,7 +198,7 @@ static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
  * itself is not to be trusted (the note says why), and left alone if it
  * is merely stale or damaged (then it is rebuilt and replaced).
  */
-static unsigned char *cache_read(nb_backend *be, int dfd, const char *dir, const char *name,
+static unsigned char *cache_read(nb_backend_facts *facts, int dfd, const char *dir, const char *name,
                                  uint64_t key, size_t *size, int *refused)
 {
     /* O_NOFOLLOW: a link is refused, not followed; O_NONBLOCK: a FIFO
@@ -212,8 +213,8 @@ static unsigned char *cache_read(nb_backend *be, int dfd, const char *dir, const
     if (!bad && !S_ISREG(sb.st_mode)) bad = "is not a regular file";
     if (!bad) bad = untrusted(&sb, why, sizeof why);
     if (bad) {
-        snprintf(be->note, sizeof be->note, "kernel cache file %s/%s %s: not used (remove it)", dir,
-                 name, bad);
+        snprintf(facts->note, sizeof facts->note, "kernel cache file %s/%s %s: not used (remove it)",
+                 dir, name, bad);
         *refused = 1;
         if (fd >= 0) close(fd);
         return NULL;
@@ -239,7 +240,7 @@ bad:
 
 /* Create the cache directory (and its parent, for ~/.cache) owner-only,
  * then open it with the same checks as an existing one. */
-static int cache_create_dir(nb_backend *be, const char *dir)
+static int cache_create_dir(nb_backend_facts *facts, const char *dir)
 {
     char parent[4096];
     snprintf(parent, sizeof parent, "%s", dir);
@@ -250,7 +251,7 @@ static int cache_create_dir(nb_backend *be, const char *dir)
     }
     mkdir(dir, 0700);
     int missing;
-    return cache_open_dir(be, dir, &missing);
+    return cache_open_dir(facts, dir, &missing);
 }
 
 /* Write an entry atomically (a new owner-only file, fsync, rename), all
@@ -335,7 +336,7 @@ static void save_binary(nb_cl_ctx *c, cl_program p, int dfd, const char *name, u
 }
 
 /* Build once with the current tunables: from the cache when possible. */
-static nb_status build_once(nb_cl_ctx *c, const sources *s)
+static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts)
 {
     char options[512], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
@@ -343,15 +344,15 @@ static nb_status build_once(nb_cl_ctx *c, const sources *s)
     uint64_t key = cache_key(c, s, options);
     int missing = 0, refused = 0, dfd = -1;
     c->program = NULL;
-    c->be->build_cached = 0;
+    facts->build_cached = 0;
     cache_name(name, sizeof name, key);
     if (cache_dir(dir, sizeof dir)) {
-        dfd = cache_open_dir(c->be, dir, &missing);
+        dfd = cache_open_dir(facts, dir, &missing);
         size_t n;
-        unsigned char *bin = dfd >= 0 ? cache_read(c->be, dfd, dir, name, key, &n, &refused) : NULL;
+        unsigned char *bin = dfd >= 0 ? cache_read(facts, dfd, dir, name, key, &n, &refused) : NULL;
         if (bin) {
             c->program = build_from_binary(c, bin, n, options);
-            c->be->build_cached = c->program != NULL;
+            facts->build_cached = c->program != NULL;
             free(bin);
         }
     }
@@ -359,11 +360,11 @@ static nb_status build_once(nb_cl_ctx *c, const sources *s)
     if (!c->program) {
         st = build_from_source(c, s, options, &c->program);
         /* A refused entry stays where it is: the note asks to remove it. */
-        if (st == NB_OK && missing) dfd = cache_create_dir(c->be, dir);
+        if (st == NB_OK && missing) dfd = cache_create_dir(facts, dir);
         if (st == NB_OK && dfd >= 0 && !refused) save_binary(c, c->program, dfd, name, key);
     }
     if (dfd >= 0) close(dfd);
-    c->be->build_seconds += nb_now() - t0;
+    facts->build_seconds += nb_now() - t0;
     return st;
 }
 
@@ -393,16 +394,16 @@ static nb_status create_kernels(nb_cl_ctx *c)
     return NB_OK;
 }
 
-nb_status nb_cl_build(nb_cl_ctx *c)
+nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts)
 {
     sources s;
     NB_TRY(load_sources(&s));
     nb_status st;
-    c->be->build_seconds = 0.0;
+    facts->build_seconds = 0.0;
     /* A kernel may allow fewer work-items than the device (registers):
      * step the GEMM configuration down until every GEMM kernel fits. */
     for (;;) {
-        st = build_once(c, &s);
+        st = build_once(c, &s, facts);
         if (st == NB_OK) st = create_kernels(c);
         if (st != NB_OK) break;
         size_t need = (size_t)(c->t.gemm_tm / c->t.gemm_wm) * (size_t)(c->t.gemm_tn / c->t.gemm_wn);
