@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "clock.h"
 #include "status.h"
 
@@ -187,8 +188,7 @@ static nb_status check_dims(const char *op, size_t rows, size_t cols, size_t *n)
 
 static nb_status check_act(const char *op, nb_act act)
 {
-    if ((unsigned)act > (unsigned)NB_ACT_SOFTMAX)
-        return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d", op, (int)act);
+    if (!nb_act_get(act)) return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d", op, (int)act);
     return NB_OK;
 }
 

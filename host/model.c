@@ -10,30 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "rng.h"
 #include "status.h"
 
 static void free_names(char **names, int n);
 
-static const char *const act_names[] = {"sigmoid", "tanh", "relu", "identity", "softmax"};
 static const char *const loss_names[] = {"mse", "xent"};
 
-const char *nb_act_name(nb_act a)
-{
-    return (unsigned)a <= (unsigned)NB_ACT_SOFTMAX ? act_names[a] : "?";
-}
 const char *nb_loss_name(nb_loss l)
 {
     return (unsigned)l <= (unsigned)NB_LOSS_XENT ? loss_names[l] : "?";
-}
-
-nb_status nb_act_parse(const char *name, nb_act *out)
-{
-    for (int i = 0; name && i <= (int)NB_ACT_SOFTMAX; i++)
-        if (strcmp(name, act_names[i]) == 0) return *out = (nb_act)i, NB_OK;
-    return NB_FAIL(NB_ERR_ARG,
-                   "nb_act_parse: unknown activation '%s' (sigmoid, tanh, relu, identity, softmax)",
-                   name ? name : "(null)");
 }
 
 nb_status nb_loss_parse(const char *name, nb_loss *out)
@@ -58,7 +45,7 @@ static nb_status check_spec(int n_layers, const int *widths, const nb_act *acts,
         if (widths[l] < 1)
             return NB_FAIL(NB_ERR_ARG, "%s: width %d of layer %d is not positive", fn, widths[l], l);
     for (int l = 0; l < n_layers; l++) {
-        if ((unsigned)acts[l] > (unsigned)NB_ACT_SOFTMAX)
+        if (!nb_act_get(acts[l]))
             return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d for layer %d", fn, (int)acts[l],
                            l + 1);
         if (acts[l] == NB_ACT_SOFTMAX && l != n_layers - 1)
@@ -80,7 +67,8 @@ static nb_status check_spec(int n_layers, const int *widths, const nb_act *acts,
 
 /* Glorot uniform ±√(6/(in+out)) keeps activation variance roughly constant
  * through sigmoid/tanh/linear layers; He uniform ±√(6/in) does it for relu,
- * which zeroes half its inputs. Biases start at zero. */
+ * which zeroes half its inputs (act.c says which an activation takes).
+ * Biases start at zero. */
 static void init_params(const nb_model *m, uint64_t seed, float *theta)
 {
     nb_rng r;
@@ -88,7 +76,7 @@ static void init_params(const nb_model *m, uint64_t seed, float *theta)
     memset(theta, 0, m->n_params * sizeof(float));
     for (int l = 0; l < m->n_layers; l++) {
         double in = m->widths[l], out = m->widths[l + 1];
-        double limit = m->acts[l] == NB_ACT_RELU ? sqrt(6.0 / in) : sqrt(6.0 / (in + out));
+        double limit = nb_act_get(m->acts[l])->he_init ? sqrt(6.0 / in) : sqrt(6.0 / (in + out));
         float *w = theta + m->off[l].w;
         for (size_t i = 0; i < (size_t)(in * out); i++)
             w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * limit);

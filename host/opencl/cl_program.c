@@ -1,8 +1,8 @@
 /*
  * cl_program.c — the device program: kernel sources (embedded at build
  * time, or read from $NABLA_KERNEL_DIR for kernel work), the build with
- * the tunables as -D options, the full build log on failure, and an
- * on-disk cache of program binaries.
+ * the tunables and the activation ids as -D options, the full build log
+ * on failure, and an on-disk cache of program binaries.
  *
  * The cache lives in $NABLA_CACHE_DIR, else $XDG_CACHE_HOME/nabla, else
  * ~/.cache/nabla ("off" disables it). An entry is keyed by a hash of the
@@ -18,6 +18,7 @@
  * nb_backend_note says why in one line with the fix. The directory nabla
  * creates itself is 0700 and its entries 0600.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "act.h"
 #include "clock.h"
 #include "opencl/cl_backend.h"
 #include "status.h"
@@ -335,11 +337,28 @@ static void save_binary(nb_cl_ctx *c, cl_program p, int dfd, const char *name, u
     (void)c;
 }
 
+/* Append the activation ids the kernels switch on, " -DACT_SIGMOID=0"
+ * and so on, from the one table of activations (act.h). */
+static void act_options(char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+    for (int a = 0; a < nb_act_count && len + 1 < n; a++) {
+        char id[64];
+        size_t k = 0;
+        for (const char *p = nb_acts[a].name; *p && k + 1 < sizeof id; p++)
+            id[k++] = (char)toupper((unsigned char)*p);
+        id[k] = '\0';
+        int w = snprintf(buf + len, n - len, " -DACT_%s=%d", id, a);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
 /* Build once with the current tunables: from the cache when possible. */
 static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts)
 {
-    char options[512], dir[4096], name[64];
+    char options[1024], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
+    act_options(options, sizeof options);
     double t0 = nb_now();
     uint64_t key = cache_key(c, s, options);
     int missing = 0, refused = 0, dfd = -1;
