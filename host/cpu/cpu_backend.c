@@ -1,9 +1,13 @@
 /*
  * cpu_backend.c — the pure-C backend: every op of the training step on
- * the host, in float, single-threaded.
+ * the host, in float.
  *
- * Buffers are plain aligned host arrays. GEMM is the blocked kernel in
- * cpu_gemm.c; the element-wise ops are single passes in float. Sums that
+ * Buffers are plain aligned host arrays. GEMM is the packed, blocked
+ * kernel in cpu_gemm.c, which splits large products over threads
+ * (nb_cpu_gemm_threads: NABLA_THREADS, else every core OpenMP sees) and
+ * gives the same bits for any thread count. The element-wise ops (bias and
+ * activation, its derivative, loss, column sums, sum of squares, update,
+ * gather) are single passes in float on the calling thread. Sums that
  * decide halting (loss, ‖g‖²) are accumulated in double in index order, so
  * they are deterministic and as accurate as the reference's.
  * Nothing here allocates after creation except buf_alloc itself.
