@@ -11,16 +11,6 @@
 
 #include "cpu/ref.h"
 
-/* The four workloads of bench/README.md. N and the number of passes
- * do not matter here: a GEMM bound times one step, which only depends on
- * the widths and the batch. */
-const bench_workload bench_workloads[4] = {
-    {"W1", "mnist", {784, 512, 512, 10}, 4, 256},
-    {"W2", "wide", {1024, 2048, 2048, 2048, 10}, 5, 512},
-    {"W3", "fullbatch", {64, 256, 10}, 3, 10000},
-    {"W4", "tiny", {2, 8, 1}, 3, 4},
-};
-
 static bench_shape shape(const char *id, int layer, const char *what, bool ta, bool tb, size_t M,
                          size_t N, size_t K)
 {
@@ -32,8 +22,10 @@ static bench_shape shape(const char *id, int layer, const char *what, bool ta, b
 
 int bench_step_shapes(const bench_workload *w, bench_shape *out, int cap)
 {
+    /* One step only depends on the widths and the rows it takes; the
+     * number of steps in a repetition does not matter here. */
     const int L = w->n_widths - 1;
-    const size_t B = w->batch;
+    const size_t B = nb_bench_step_rows(w);
     int n = 0;
     /* Forward: Y_l (B, out) = X_l (B, in) · A_lᵀ, A_l stored (out, in). */
     for (int l = 0; l < L && n < cap; l++)

@@ -1,8 +1,8 @@
 /*
  * bench_util.h — what the GEMM benchmarks (bench_gemm, bench_gemm_bound)
- * share: the workloads of bench/README.md as lists of GEMM shapes,
- * seeded test data, the correctness check against a double-precision
- * reference, and median/min/max statistics.
+ * share: the workloads of bench/README.md (host/cli/bench_workloads.c) as
+ * lists of GEMM shapes, seeded test data, the correctness check against a
+ * double-precision reference, and median/min/max statistics.
  *
  * Not part of nabla: nothing in the library or the CLI includes this.
  */
@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/bench_workloads.h"
+
 /* One GEMM of the row-major form C (M, N) = op(A) (M, K) · op(B) (K, N),
  * the same convention as nb_be_gemm: A is stored (M, K), or (K, M) when ta;
  * B is stored (K, N), or (N, K) when tb. */
@@ -23,22 +25,15 @@ typedef struct bench_shape {
     size_t M, N, K;
 } bench_shape;
 
-/* A workload of bench/README.md: its name, layer widths and batch. */
-typedef struct bench_workload {
-    const char *id;   /* "W1" … "W4"                     */
-    const char *name; /* "mnist", … as `nabla bench` names them */
-    int widths[8];
-    int n_widths;
-    size_t batch;     /* rows per step (W3: the full 10000) */
-} bench_workload;
+/* The workloads of bench/README.md: the one table `nabla bench` uses too
+ * (host/cli/bench_workloads.c, built into these benchmarks as well). */
+typedef nb_bench_workload bench_workload;
 
-extern const bench_workload bench_workloads[4];
-
-/* The GEMMs of one training step of w, in the order nabla's pass runs them
- * (host/pass.c): forward Y_l = X_l · A_lᵀ (nt) for each layer, then backward
- * from the last layer: ∇A_l = D_lᵀ · X_l (tn) and, except for the first
- * layer, D_{l-1} = D_l · A_l (nn). Writes at most cap shapes; returns the
- * count. */
+/* The GEMMs of one training step of w (nb_bench_step_rows rows), in the
+ * order nabla's pass runs them (host/pass.c): forward Y_l = X_l · A_lᵀ (nt)
+ * for each layer, then backward from the last layer: ∇A_l = D_lᵀ · X_l (tn)
+ * and, except for the first layer, D_{l-1} = D_l · A_l (nn). Writes at most
+ * cap shapes; returns the count. */
 int bench_step_shapes(const bench_workload *w, bench_shape *out, int cap);
 /* "784-512-512-10" into buf. */
 const char *bench_layers_str(const bench_workload *w, char *buf, size_t n);

@@ -337,8 +337,8 @@ int main(int argc, char **argv)
     bench_shape shapes[MAX_SHAPES];
     int ns = 0;
     if (o.workloads)
-        for (int w = 0; w < 4; w++)
-            ns += bench_step_shapes(&bench_workloads[w], shapes + ns, MAX_SHAPES - ns);
+        for (int w = 0; w < NB_BENCH_N_WORKLOADS; w++)
+            ns += bench_step_shapes(&nb_bench_workloads[w], shapes + ns, MAX_SHAPES - ns);
     if (o.squares)
         for (int i = 0; i < o.n_sizes; i++)
             for (int t = 0; t < 3 && ns < MAX_SHAPES; t++) {

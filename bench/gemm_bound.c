@@ -41,7 +41,7 @@ enum { MAX_GEMMS = 32, MAX_LAYERS = 8, MAX_REPS = 101, MAX_RESULTS = 64, MAX_CL 
 
 typedef struct opts {
     int openblas, clblast;
-    int want_w[4];
+    int want_w[NB_BENCH_N_WORKLOADS];
     int threads[4], n_threads;
     char devices[256];
     int reps;
@@ -75,7 +75,7 @@ typedef struct gemm_io {
 static int step_buffers(const bench_workload *w, size_t *size, gemm_io *io, int *n_io)
 {
     const int L = w->n_widths - 1;
-    const size_t B = w->batch;
+    const size_t B = nb_bench_step_rows(w);
     size_t maxw = 0;
     for (int l = 0; l <= L; l++) {
         size[l] = B * (size_t)w->widths[l];
@@ -225,7 +225,7 @@ static void measure(peer *p, const bench_workload *w, const opts *o, result *r)
         t0 = bench_now();
         if (peer_steps(p, io, n_io, steps)) goto fail;
         t[rep] = (bench_now() - t0) / steps;
-        sps[rep] = (double)w->batch / t[rep];
+        sps[rep] = (double)nb_bench_step_rows(w) / t[rep];
         gf[rep] = r->flops_per_step / t[rep] * 1e-9;
     }
     r->step_s = bench_stats(t, o->reps);
@@ -286,7 +286,7 @@ static int write_json(const char *path, const result *r, int n, const char *skip
         fprintf(f, "%s\n    {\"workload\": \"%s\", \"id\": \"%s\", \"layers\": \"%s\", "
                    "\"batch\": %zu, \"peer\": \"%s\", \"device\": ",
                 i ? "," : "", r[i].w->name, r[i].w->id,
-                bench_layers_str(r[i].w, layers, sizeof layers), r[i].w->batch, r[i].peer);
+                bench_layers_str(r[i].w, layers, sizeof layers), nb_bench_step_rows(r[i].w), r[i].peer);
         json_str(f, r[i].device);
         fprintf(f, ", \"device_name\": ");
         json_str(f, r[i].device_name);
@@ -323,7 +323,7 @@ static int parse(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
     o->openblas = o->clblast = 1;
-    for (int i = 0; i < 4; i++) o->want_w[i] = 1;
+    for (int i = 0; i < NB_BENCH_N_WORKLOADS; i++) o->want_w[i] = 1;
     o->threads[0] = 1, o->threads[1] = 2, o->n_threads = 2;
     snprintf(o->devices, sizeof o->devices, "all");
     o->reps = 7;
@@ -342,18 +342,22 @@ static int parse(int argc, char **argv, opts *o)
             i++;
         } else if (strcmp(a, "--workloads") == 0 && v) {
             if (strcmp(v, "all") != 0) {
-                for (int k = 0; k < 4; k++) o->want_w[k] = 0;
+                for (int k = 0; k < NB_BENCH_N_WORKLOADS; k++) o->want_w[k] = 0;
                 char list[128];
                 snprintf(list, sizeof list, "%s", v);
                 for (char *sv = NULL, *t = strtok_r(list, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
                     int found = 0;
-                    for (int k = 0; k < 4; k++)
-                        if (strcmp(t, bench_workloads[k].id) == 0 ||
-                            strcmp(t, bench_workloads[k].name) == 0)
+                    for (int k = 0; k < NB_BENCH_N_WORKLOADS; k++)
+                        if (strcmp(t, nb_bench_workloads[k].id) == 0 ||
+                            strcmp(t, nb_bench_workloads[k].name) == 0)
                             o->want_w[k] = found = 1;
                     if (!found) {
-                        fprintf(stderr, "bench_gemm_bound: unknown workload '%s' (W1…W4, mnist, "
-                                        "wide, fullbatch, tiny)\n", t);
+                        fprintf(stderr, "bench_gemm_bound: unknown workload '%s' (", t);
+                        for (int k = 0; k < NB_BENCH_N_WORKLOADS; k++)
+                            fprintf(stderr, "%s%s", k ? ", " : "", nb_bench_workloads[k].id);
+                        for (int k = 0; k < NB_BENCH_N_WORKLOADS; k++)
+                            fprintf(stderr, ", %s", nb_bench_workloads[k].name);
+                        fputs(")\n", stderr);
                         return 2;
                     }
                 }
@@ -416,7 +420,7 @@ int main(int argc, char **argv)
             bench_print_openblas_env(stdout);
             for (int t = 0; t < o.n_threads; t++) {
                 peer_openblas_threads(o.threads[t]);
-                for (int k = 0; k < 4 && nr < MAX_RESULTS; k++) {
+                for (int k = 0; k < NB_BENCH_N_WORKLOADS && nr < MAX_RESULTS; k++) {
                     if (!o.want_w[k]) continue;
                     peer p;
                     memset(&p, 0, sizeof p);
@@ -426,8 +430,8 @@ int main(int argc, char **argv)
                     snprintf(r->device, sizeof r->device, "host");
                     snprintf(r->device_name, sizeof r->device_name, "%s", peer_openblas_core());
                     r->threads = o.threads[t];
-                    fprintf(stderr, "OpenBLAS %dt %s …\n", r->threads, bench_workloads[k].id);
-                    measure(&p, &bench_workloads[k], &o, r);
+                    fprintf(stderr, "OpenBLAS %dt %s …\n", r->threads, nb_bench_workloads[k].id);
+                    measure(&p, &nb_bench_workloads[k], &o, r);
                     bad += !r->ok;
                 }
             }
@@ -455,15 +459,15 @@ int main(int argc, char **argv)
                 bad++;
                 continue;
             }
-            for (int k = 0; k < 4 && nr < MAX_RESULTS; k++) {
+            for (int k = 0; k < NB_BENCH_N_WORKLOADS && nr < MAX_RESULTS; k++) {
                 if (!o.want_w[k]) continue;
                 result *r = &res[nr++];
                 memset(r, 0, sizeof *r);
                 snprintf(r->peer, sizeof r->peer, "clblast");
                 snprintf(r->device, sizeof r->device, "%s", name);
                 snprintf(r->device_name, sizeof r->device_name, "%s", names[d]);
-                fprintf(stderr, "CLBlast %s %s …\n", name, bench_workloads[k].id);
-                measure(&p, &bench_workloads[k], &o, r);
+                fprintf(stderr, "CLBlast %s %s …\n", name, nb_bench_workloads[k].id);
+                measure(&p, &nb_bench_workloads[k], &o, r);
                 bad += !r->ok;
             }
             peer_clblast_close(p.pc);
@@ -478,7 +482,7 @@ int main(int argc, char **argv)
         char layers[64];
         const result *r = &res[i];
         printf("| %s %s | %s | %zu | %d | %s | %s | %d | ", r->w->id, r->w->name,
-               bench_layers_str(r->w, layers, sizeof layers), r->w->batch, r->gemms, r->peer,
+               bench_layers_str(r->w, layers, sizeof layers), nb_bench_step_rows(r->w), r->gemms, r->peer,
                r->device, r->threads);
         if (r->ok)
             printf("%.3g | %.4g (%.4g–%.4g) | %.1f |\n", r->step_s.median * 1e3,

@@ -1,5 +1,6 @@
 /*
- * backend.c — choosing a backend, and the one checked dispatch layer.
+ * backend.c — choosing a backend from the table of those built, and the
+ * one checked dispatch layer.
  *
  * Every nb_be_* wrapper validates its arguments (dimensions, that each
  * view's extent lies inside its buffer, dtypes, enum ranges) and only then
@@ -13,31 +14,78 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "clock.h"
-#include "schedule.h"
 #include "status.h"
 
 /* ------------------------------------------------------------ creation */
+
+/* One kind of backend: the device names it answers to, and its maker. */
+typedef struct nb_backend_kind {
+    const char *name;   /* the device name, and the prefix of "name:SPEC" */
+    bool takes_spec;    /* "name:SPEC" picks one of its devices           */
+    const char *forms;  /* how its devices are named, for messages        */
+    nb_backend_ctor create;
+} nb_backend_kind;
+
+/*
+ * The backends, slowest first: "auto" tries them from the last to the
+ * first, so the cpu, which always starts, is the fallback. A build
+ * without OpenCL links the stand-in of opencl/cl_none.c, which says why
+ * there is none (and still refuses a malformed "opencl:P.D" as bad input).
+ */
+static const nb_backend_kind kinds[] = {
+    {"cpu", false, "cpu", nb_cpu_backend_create},
+    {"opencl", true, "opencl, opencl:P.D", nb_cl_backend_create},
+};
+enum { N_KINDS = sizeof kinds / sizeof *kinds };
+
+static nb_status make(const nb_backend_kind *k, const char *spec, nb_backend **out)
+{
+    nb_backend *be = calloc(1, sizeof *be);
+    if (!be) return NB_NOMEM("nb_backend_create", sizeof *be);
+    be->facts.build_cached = -1;
+    nb_status st = k->create(spec, &be->prof, &be->facts, &be->ops, &be->ctx);
+    if (st != NB_OK) {
+        free(be);
+        return st;
+    }
+    *out = be;
+    return NB_OK;
+}
 
 nb_status nb_backend_create(const char *device, nb_backend **out)
 {
     if (!out) return NB_FAIL(NB_ERR_ARG, "nb_backend_create: out is NULL");
     *out = NULL;
     if (!device) device = "auto";
-    if (strcmp(device, "cpu") == 0) return nb_cpu_backend_create(out);
-    if (strcmp(device, "opencl") == 0) return nb_cl_backend_create(NULL, out);
-    if (strncmp(device, "opencl:", 7) == 0) return nb_cl_backend_create(device + 7, out);
-    if (strcmp(device, "auto") != 0)
-        return NB_FAIL(NB_ERR_ARG,
-                       "nb_backend_create: unknown device '%s' (auto, cpu, opencl, opencl:P.D)",
-                       device);
-    if (nb_cl_backend_create(NULL, out) == NB_OK) return NB_OK;
-    /* auto: any OpenCL failure falls back to the cpu, keeping the reason. */
-    char why[sizeof((nb_backend *)0)->note];
-    snprintf(why, sizeof why, "%s", nb_last_error());
-    NB_TRY(nb_cpu_backend_create(out));
-    snprintf((*out)->note, sizeof (*out)->note, "%s", why);
-    return NB_OK;
+    if (strcmp(device, "auto") != 0) {
+        char forms[256] = "auto";
+        for (int i = 0; i < N_KINDS; i++) {
+            size_t len = strlen(kinds[i].name);
+            if (strncmp(device, kinds[i].name, len) == 0 && device[len] == '\0')
+                return make(&kinds[i], NULL, out);
+            if (strncmp(device, kinds[i].name, len) == 0 && device[len] == ':' &&
+                kinds[i].takes_spec)
+                return make(&kinds[i], device + len + 1, out);
+            size_t used = strlen(forms);
+            snprintf(forms + used, sizeof forms - used, ", %s", kinds[i].forms);
+        }
+        return NB_FAIL(NB_ERR_ARG, "nb_backend_create: unknown device '%s' (%s)", device, forms);
+    }
+    /* auto: the fastest kind that starts; when one failed first, its
+     * reason becomes the note of the one that did. */
+    char why[sizeof((nb_backend *)0)->facts.note] = "";
+    nb_status st = NB_ERR_INTERNAL;
+    for (int i = N_KINDS - 1; i >= 0; i--) {
+        st = make(&kinds[i], NULL, out);
+        if (st == NB_OK) {
+            if (i < N_KINDS - 1) snprintf((*out)->facts.note, sizeof (*out)->facts.note, "%s", why);
+            return NB_OK;
+        }
+        snprintf(why, sizeof why, "%s", nb_last_error());
+    }
+    return st;
 }
 
 void nb_backend_free(nb_backend *be)
@@ -47,8 +95,8 @@ void nb_backend_free(nb_backend *be)
     free(be);
 }
 
-const char *nb_backend_name(const nb_backend *be) { return be ? be->name : "(none)"; }
-const char *nb_backend_note(const nb_backend *be) { return be ? be->note : ""; }
+const char *nb_backend_name(const nb_backend *be) { return be ? be->facts.name : "(none)"; }
+const char *nb_backend_note(const nb_backend *be) { return be ? be->facts.note : ""; }
 
 /* ------------------------------------------------------------ profiling */
 
@@ -60,8 +108,8 @@ nb_status nb_backend_profile_enable(nb_backend *be, int on)
 {
     if (!be) return NB_FAIL(NB_ERR_ARG, "nb_backend_profile_enable: backend is NULL");
     NB_TRY(nb_be_sync(be)); /* work queued before this point is not counted */
-    be->profiling = on != 0;
-    memset(be->prof, 0, sizeof be->prof);
+    be->prof.on = on != 0;
+    memset(be->prof.op, 0, sizeof be->prof.op);
     return NB_OK;
 }
 
@@ -70,12 +118,13 @@ int nb_backend_profile(nb_backend *be, nb_op_profile *out, int cap)
     int n = 0;
     if (!be || nb_be_sync(be) != NB_OK) return 0;
     for (int i = 0; i < NB_OP_COUNT && n < cap; i++) {
-        if (be->prof[i].calls == 0) continue;
+        const nb_prof *p = &be->prof.op[i];
+        if (p->calls == 0) continue;
         out[n].op = op_names[i];
-        out[n].calls = be->prof[i].calls;
-        out[n].seconds = be->prof[i].seconds;
-        out[n].flops = be->prof[i].flops;
-        out[n].bytes = be->prof[i].bytes;
+        out[n].calls = p->calls;
+        out[n].seconds = p->seconds;
+        out[n].flops = p->flops;
+        out[n].bytes = p->bytes;
         n++;
     }
     return n;
@@ -83,24 +132,24 @@ int nb_backend_profile(nb_backend *be, nb_op_profile *out, int cap)
 
 void nb_backend_build_info(const nb_backend *be, double *seconds, int *cached)
 {
-    if (seconds) *seconds = be ? be->build_seconds : 0.0;
-    if (cached) *cached = be ? be->build_cached : -1;
+    if (seconds) *seconds = be ? be->facts.build_seconds : 0.0;
+    if (cached) *cached = be ? be->facts.build_cached : -1;
 }
 
 /* Count a call (and time it, unless the backend times itself). */
 static double prof_begin(nb_backend *be, nb_op op, double flops, double bytes)
 {
-    if (!be->profiling) return 0.0;
-    be->cur_op = op;
-    be->prof[op].calls++;
-    be->prof[op].flops += flops;
-    be->prof[op].bytes += bytes;
+    if (!be->prof.on) return 0.0;
+    be->prof.cur_op = op;
+    be->prof.op[op].calls++;
+    be->prof.op[op].flops += flops;
+    be->prof.op[op].bytes += bytes;
     return be->ops->self_timed ? 0.0 : nb_now();
 }
 
 static nb_status prof_end(nb_backend *be, nb_op op, double t0, nb_status st)
 {
-    if (be->profiling && !be->ops->self_timed) be->prof[op].seconds += nb_now() - t0;
+    if (be->prof.on && !be->ops->self_timed) be->prof.op[op].seconds += nb_now() - t0;
     return st;
 }
 
@@ -139,8 +188,7 @@ static nb_status check_dims(const char *op, size_t rows, size_t cols, size_t *n)
 
 static nb_status check_act(const char *op, nb_act act)
 {
-    if ((unsigned)act > (unsigned)NB_ACT_SOFTMAX)
-        return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d", op, (int)act);
+    if (!nb_act_get(act)) return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d", op, (int)act);
     return NB_OK;
 }
 

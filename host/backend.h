@@ -60,8 +60,9 @@ typedef struct nb_prof {
 
 typedef struct nb_backend_ops {
     const char *name;
-    /* Nonzero: the backend times its own ops into nb_backend.prof (e.g.
-     * with device events); otherwise the dispatch layer times each call. */
+    /* Nonzero: the backend times its own ops (e.g. with device events)
+     * into the nb_be_profile it was made with; otherwise the dispatch
+     * layer times each call. */
     int self_timed;
     void (*destroy)(void *ctx);
 
@@ -124,24 +125,48 @@ typedef struct nb_backend_ops {
                         nb_view grad, nb_view state, nb_view gnorm2, nb_view bad);
 } nb_backend_ops;
 
+/* What a backend reports about itself when it is made. */
+typedef struct nb_backend_facts {
+    char name[192];
+    char note[16384];         /* what the user should know (a kernel cache not
+                               * used), or ""; "auto" puts here why it fell
+                               * back (with any build log)                */
+    double build_seconds;     /* program build time                       */
+    int build_cached;         /* 1 cached, 0 compiled, -1 no program      */
+    uint64_t data_budget;     /* bytes of data a run may keep resident    */
+    uint64_t max_alloc;       /* largest single buffer, bytes             */
+} nb_backend_facts;
+
+/* The profile of a backend's ops, kept by the dispatch layer while on. A
+ * self-timed backend adds each launch's device seconds to op[cur_op]. */
+typedef struct nb_be_profile {
+    bool on;
+    nb_op cur_op;             /* the op being dispatched                  */
+    nb_prof op[NB_OP_COUNT];
+} nb_be_profile;
+
 struct nb_backend {
     const nb_backend_ops *ops;
     void *ctx;
-    char name[192];
-    char note[16384];         /* why "auto" fell back (with any build log), or "" */
-    bool profiling;
-    nb_op cur_op;             /* the op being dispatched              */
-    nb_prof prof[NB_OP_COUNT];
-    double build_seconds;     /* program build time                   */
-    uint64_t data_budget;     /* bytes of data a run may keep resident */
-    uint64_t max_alloc;       /* largest single buffer, bytes          */
-    int build_cached;         /* 1 cached, 0 compiled, -1 no program  */
+    nb_backend_facts facts;
+    nb_be_profile prof;
 };
 
-/* Backend constructors; each fills *out or fails with the reason. */
-nb_status nb_cpu_backend_create(nb_backend **out);
+/*
+ * A backend's constructor, listed once in backend.c's table of backends.
+ * spec is NULL, or SPEC of a device named "name:SPEC". It fills *ops, *ctx
+ * and facts (which come zeroed, with build_cached = -1), and keeps prof,
+ * which outlives ctx, if it times its own ops; it never sees the
+ * nb_backend around them. On failure it leaves nothing allocated.
+ */
+typedef nb_status (*nb_backend_ctor)(const char *spec, nb_be_profile *prof,
+                                     nb_backend_facts *facts, const nb_backend_ops **ops,
+                                     void **ctx);
+nb_status nb_cpu_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
+                                const nb_backend_ops **ops, void **ctx);
 /* spec: NULL for the default device, or "P.D". */
-nb_status nb_cl_backend_create(const char *spec, nb_backend **out);
+nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
+                               const nb_backend_ops **ops, void **ctx);
 
 /* ---- checked dispatch: the only callers of the ops table ---- */
 nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);

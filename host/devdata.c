@@ -43,8 +43,7 @@ static nb_status upload(const nb_model *m, const nb_dataset *d, nb_devdata *dd)
     size_t chunk = d->rows < UPLOAD_CHUNK ? d->rows : UPLOAD_CHUNK;
     /* Inputs the model takes as they are, on a backend whose buffers are
      * host memory, are read where they lie: no second copy of the data. */
-    bool borrowed = !m->mean && be->ops->buf_borrow &&
-                    nb_be_borrow(be, &dd->x, d->rows * in, NB_F32, d->x) == NB_OK;
+    bool borrowed = !m->mean && nb_be_borrow(be, &dd->x, d->rows * in, NB_F32, d->x) == NB_OK;
     if (!borrowed) NB_TRY(nb_be_alloc(be, &dd->x, d->rows * in, NB_F32));
     NB_TRY(nb_be_alloc(be, &dd->t, d->rows * out, NB_F32));
     float *tmp = malloc(chunk * (in > out ? in : out) * sizeof(float));
@@ -74,9 +73,9 @@ nb_status nb_devdata_open(const nb_model *m, const nb_dataset *d, size_t cap, nb
     dd->outputs = d->outputs;
     size_t in = (size_t)d->inputs, out = (size_t)d->outputs;
     double bytes_x = 4.0 * (double)d->rows * (double)in, bytes_t = 4.0 * (double)d->rows * (double)out;
-    const nb_backend *be = m->be;
-    dd->resident = bytes_x + bytes_t <= (double)be->data_budget &&
-                   bytes_x <= (double)be->max_alloc && bytes_t <= (double)be->max_alloc;
+    const nb_backend_facts *f = &m->be->facts;
+    dd->resident = bytes_x + bytes_t <= (double)f->data_budget &&
+                   bytes_x <= (double)f->max_alloc && bytes_t <= (double)f->max_alloc;
     if (dd->resident) {
         nb_status st = upload(m, d, dd);
         if (st != NB_OK) nb_devdata_close(m->be, dd);
@@ -99,12 +98,12 @@ nb_status nb_devdata_open(const nb_model *m, const nb_dataset *d, size_t cap, nb
 
 /* Streamed rows: gather on the host, standardise, and start their upload
  * into the next slot; the backend may still be busy with the other one. */
-static nb_status stream_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t rows,
+static nb_status stream_rows(nb_backend *be, nb_devdata *dd, size_t r0, size_t rows,
                              const int32_t *order, nb_view *x, nb_view *t)
 {
     const nb_dataset *d = dd->host;
     size_t in = (size_t)d->inputs, out = (size_t)d->outputs;
-    if (rows > dd->stage_rows || rows > p->cap)
+    if (rows > dd->stage_rows)
         return NB_FAIL(NB_ERR_INTERNAL, "nb_devdata_rows: %zu rows for %zu of staging", rows,
                        dd->stage_rows);
     int s = dd->slot;
@@ -112,8 +111,8 @@ static nb_status stream_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0,
     /* The slot's last uploads must be done before its host memory changes;
      * the work that read its backend buffers was queued before the upload
      * that follows, so it runs first. */
-    NB_TRY(nb_be_write_wait(m->be, &dd->ticket[s][0]));
-    NB_TRY(nb_be_write_wait(m->be, &dd->ticket[s][1]));
+    NB_TRY(nb_be_write_wait(be, &dd->ticket[s][0]));
+    NB_TRY(nb_be_write_wait(be, &dd->ticket[s][1]));
     float *hx = dd->stage[s], *ht = dd->stage[s] + dd->stage_rows * in;
     for (size_t i = 0; i < rows; i++) {
         size_t r = order ? (size_t)order[r0 + i] : r0 + i;
@@ -124,17 +123,18 @@ static nb_status stream_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0,
             memcpy(hx + i * in, src, in * sizeof(float));
         nb_dataset_targets(d, r, 1, ht + i * out);
     }
-    NB_TRY(nb_be_write_async(m->be, &dd->sx[s], 0, hx, rows * in, &dd->ticket[s][0]));
-    NB_TRY(nb_be_write_async(m->be, &dd->st[s], 0, ht, rows * out, &dd->ticket[s][1]));
+    NB_TRY(nb_be_write_async(be, &dd->sx[s], 0, hx, rows * in, &dd->ticket[s][0]));
+    NB_TRY(nb_be_write_async(be, &dd->st[s], 0, ht, rows * out, &dd->ticket[s][1]));
     *x = nb_view_at(&dd->sx[s], 0);
     *t = nb_view_at(&dd->st[s], 0);
     return NB_OK;
 }
 
-nb_status nb_devdata_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t rows,
-                          const int32_t *order, const nb_buf *order_dev, nb_view *x, nb_view *t)
+nb_status nb_devdata_rows(nb_backend *be, nb_devdata *dd, size_t r0, size_t rows,
+                          const int32_t *order, const nb_buf *order_dev, nb_view gx, nb_view gt,
+                          nb_view *x, nb_view *t)
 {
-    if (!dd->resident) return stream_rows(m, p, dd, r0, rows, order, x, t);
+    if (!dd->resident) return stream_rows(be, dd, r0, rows, order, x, t);
     size_t in = (size_t)dd->inputs, out = (size_t)dd->outputs;
     if (!order) { /* contiguous rows: view them where they are */
         *x = nb_view_at(&dd->x, r0 * in);
@@ -143,8 +143,8 @@ nb_status nb_devdata_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, si
     }
     /* Gather this batch's rows on the backend; only indices are involved. */
     nb_view ix = nb_view_at(order_dev, r0);
-    *x = nb_view_at(&p->act, 0);
-    *t = nb_view_at(&p->target, 0);
-    NB_TRY(nb_be_gather_rows(m->be, rows, in, dd->rows, nb_view_at(&dd->x, 0), ix, *x));
-    return nb_be_gather_rows(m->be, rows, out, dd->rows, nb_view_at(&dd->t, 0), ix, *t);
+    *x = gx;
+    *t = gt;
+    NB_TRY(nb_be_gather_rows(be, rows, in, dd->rows, nb_view_at(&dd->x, 0), ix, gx));
+    return nb_be_gather_rows(be, rows, out, dd->rows, nb_view_at(&dd->t, 0), ix, gt);
 }

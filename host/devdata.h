@@ -18,7 +18,7 @@
 
 #include <stdbool.h>
 
-#include "pass.h"
+#include "model.h"
 
 typedef struct nb_devdata {
     size_t rows;
@@ -48,12 +48,15 @@ void nb_devdata_close(nb_backend *be, nb_devdata *dd);
  * Views x (rows, inputs) and t (rows, outputs) of rows r0 … r0+rows−1 of
  * dd, or, with order (host, the epoch's permutation) and order_dev (its
  * copy on the backend, for resident data), of rows order[r0 …]. Contiguous
- * resident rows are viewed in place; other rows land in p's buffers
- * (resident) or in a streaming slot. A view stays valid until the second
- * call after it: work queued on it in between runs in order before the
- * slot is filled again.
+ * resident rows are viewed in place; resident rows in another order are
+ * gathered into the caller's destinations gx (rows, inputs) and gt (rows,
+ * outputs), and then *x = gx and *t = gt; streamed rows land in a
+ * streaming slot. A slot's view stays valid until the second call after
+ * it: work queued on it in between runs in order before the slot is
+ * filled again.
  */
-nb_status nb_devdata_rows(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t rows,
-                          const int32_t *order, const nb_buf *order_dev, nb_view *x, nb_view *t);
+nb_status nb_devdata_rows(nb_backend *be, nb_devdata *dd, size_t r0, size_t rows,
+                          const int32_t *order, const nb_buf *order_dev, nb_view gx, nb_view gt,
+                          nb_view *x, nb_view *t);
 
 #endif

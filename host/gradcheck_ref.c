@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "data/dataset.h"
 #include "status.h"
 
@@ -43,21 +44,15 @@ typedef struct gc_row {
     double *z, *a, *tau, *e;
 } gc_row;
 
-static double act_fn(nb_act a, double z)
-{
-    switch (a) {
-    case NB_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    case NB_ACT_TANH: return tanh(z);
-    case NB_ACT_RELU: return z > 0.0 ? z : 0.0;
-    default: return z; /* identity; a softmax output is the loss's business */
-    }
-}
+/* σ and σ' from the table of activations (act.c), the same definitions
+ * the reference ops use; a softmax output is the loss's business, so its
+ * entry is the identity here. */
+static double act_fn(nb_act a, double z) { return nb_act_get(a)->f(z); }
 
 static double act_deriv(nb_act a, double z)
 {
-    const double s = act_fn(a, z);
-    return a == NB_ACT_SIGMOID ? s * (1.0 - s) : a == NB_ACT_TANH ? 1.0 - s * s
-                                              : a == NB_ACT_RELU ? (z > 0.0) : 1.0;
+    const nb_act_info *i = nb_act_get(a);
+    return i->dy(i->f(z));
 }
 
 /* Target k of a row: the regression value, or the label's one-hot entry. */

@@ -1,7 +1,8 @@
 /*
  * model.c — creating a model, its parameter layout and initialisation,
- * and the host-facing calls (parameters, predict, loss/gradient, evaluate).
- * The passes themselves are in pass.c; training is in trainer.c.
+ * its parameters, standardisation and class names. It knows nothing of
+ * the passes: predict, loss/gradient and evaluate are in model_eval.c,
+ * the passes in pass.c, training in trainer.c.
  */
 #include "model.h"
 
@@ -9,36 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
-#include "devdata.h"
-#include "pass.h"
+#include "act.h"
 #include "rng.h"
 #include "status.h"
 
-/* Rows per chunk for predict/evaluate: large enough for efficient GEMMs. */
-enum { NB_EVAL_ROWS = 512 };
-
 static void free_names(char **names, int n);
 
-static const char *const act_names[] = {"sigmoid", "tanh", "relu", "identity", "softmax"};
 static const char *const loss_names[] = {"mse", "xent"};
 
-const char *nb_act_name(nb_act a)
-{
-    return (unsigned)a <= (unsigned)NB_ACT_SOFTMAX ? act_names[a] : "?";
-}
 const char *nb_loss_name(nb_loss l)
 {
     return (unsigned)l <= (unsigned)NB_LOSS_XENT ? loss_names[l] : "?";
-}
-
-nb_status nb_act_parse(const char *name, nb_act *out)
-{
-    for (int i = 0; name && i <= (int)NB_ACT_SOFTMAX; i++)
-        if (strcmp(name, act_names[i]) == 0) return *out = (nb_act)i, NB_OK;
-    return NB_FAIL(NB_ERR_ARG,
-                   "nb_act_parse: unknown activation '%s' (sigmoid, tanh, relu, identity, softmax)",
-                   name ? name : "(null)");
 }
 
 nb_status nb_loss_parse(const char *name, nb_loss *out)
@@ -63,7 +45,7 @@ static nb_status check_spec(int n_layers, const int *widths, const nb_act *acts,
         if (widths[l] < 1)
             return NB_FAIL(NB_ERR_ARG, "%s: width %d of layer %d is not positive", fn, widths[l], l);
     for (int l = 0; l < n_layers; l++) {
-        if ((unsigned)acts[l] > (unsigned)NB_ACT_SOFTMAX)
+        if (!nb_act_get(acts[l]))
             return NB_FAIL(NB_ERR_ARG, "%s: unknown activation %d for layer %d", fn, (int)acts[l],
                            l + 1);
         if (acts[l] == NB_ACT_SOFTMAX && l != n_layers - 1)
@@ -85,7 +67,8 @@ static nb_status check_spec(int n_layers, const int *widths, const nb_act *acts,
 
 /* Glorot uniform ±√(6/(in+out)) keeps activation variance roughly constant
  * through sigmoid/tanh/linear layers; He uniform ±√(6/in) does it for relu,
- * which zeroes half its inputs. Biases start at zero. */
+ * which zeroes half its inputs (act.c says which an activation takes).
+ * Biases start at zero. */
 static void init_params(const nb_model *m, uint64_t seed, float *theta)
 {
     nb_rng r;
@@ -93,7 +76,7 @@ static void init_params(const nb_model *m, uint64_t seed, float *theta)
     memset(theta, 0, m->n_params * sizeof(float));
     for (int l = 0; l < m->n_layers; l++) {
         double in = m->widths[l], out = m->widths[l + 1];
-        double limit = m->acts[l] == NB_ACT_RELU ? sqrt(6.0 / in) : sqrt(6.0 / (in + out));
+        double limit = nb_act_get(m->acts[l])->he_init ? sqrt(6.0 / in) : sqrt(6.0 / (in + out));
         float *w = theta + m->off[l].w;
         for (size_t i = 0; i < (size_t)(in * out); i++)
             w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * limit);
@@ -152,10 +135,7 @@ fail:
 void nb_model_free(nb_model *m)
 {
     if (!m) return;
-    if (m->scratch) {
-        nb_pass_destroy(m, m->scratch);
-        free(m->scratch);
-    }
+    if (m->scratch_free) m->scratch_free(m);
     nb_be_free(m->be, &m->theta);
     nb_be_free(m->be, &m->grad);
     free(m->acts);
@@ -341,115 +321,4 @@ const char *nb_model_class_name(const nb_model *m, int k)
 {
     if (!m || !m->class_names || k < 0 || k >= m->widths[m->n_layers]) return NULL;
     return m->class_names[k];
-}
-
-/* The model's own scratch pass for host-facing calls, made on first use. */
-static nb_status scratch(nb_model *m, nb_pass **out)
-{
-    if (!m->scratch) {
-        nb_pass *p = calloc(1, sizeof *p);
-        if (!p) return NB_NOMEM("nb_model scratch", sizeof *p);
-        size_t cap = nb_pass_max_rows(m);
-        nb_status st = nb_pass_create(m, cap < NB_EVAL_ROWS ? cap : NB_EVAL_ROWS, p);
-        if (st != NB_OK) {
-            free(p);
-            return st;
-        }
-        m->scratch = p;
-    }
-    *out = m->scratch;
-    return NB_OK;
-}
-
-nb_status nb_model_predict(nb_model *m, size_t rows, const float *x, float *y)
-{
-    nb_pass *p = NULL;
-    if (!m || !x || !y) return NB_FAIL(NB_ERR_ARG, "nb_model_predict: NULL argument");
-    if (rows == 0) return NB_OK;
-    NB_TRY(scratch(m, &p));
-    size_t in = (size_t)m->widths[0], out = (size_t)m->widths[m->n_layers];
-    float *xs = NULL;
-    if (m->mean) {
-        xs = malloc(p->cap * in * sizeof(float));
-        if (!xs) return NB_NOMEM("nb_model_predict", p->cap * in * sizeof(float));
-    }
-    nb_status st = NB_OK;
-    for (size_t r = 0; r < rows && st == NB_OK; r += p->cap) {
-        size_t n = rows - r < p->cap ? rows - r : p->cap;
-        const float *src = x + r * in;
-        if (xs) { /* the model's standardisation, never recomputed */
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < in; j++)
-                    xs[i * in + j] = (src[i * in + j] - m->mean[j]) / m->std[j];
-            src = xs;
-        }
-        st = nb_be_write(m->be, &p->act, 0, src, n * in);
-        if (st == NB_OK) st = nb_pass_forward(m, p, n, nb_view_at(&p->act, 0), false);
-        if (st == NB_OK) st = nb_be_read(m->be, &p->act, p->act_off[m->n_layers], y + r * out, n * out);
-        /* Finite parameters can still overflow (weights near FLT_MAX, or
-         * inputs far outside the training range): a NaN or Inf is an
-         * error, never a row of output. */
-        for (size_t i = 0; st == NB_OK && i < n * out; i++)
-            if (!isfinite(y[r * out + i]))
-                st = NB_FAIL(NB_ERR_NONFINITE, "nb_model_predict: output %zu of row %zu is %s",
-                             i % out, r + i / out, isnan(y[r * out + i]) ? "NaN" : "Inf");
-    }
-    free(xs);
-    return st;
-}
-
-/* A loss that is not finite is an error of the call that measured it. */
-static nb_status finite_loss(const char *fn, double loss, size_t rows)
-{
-    if (isfinite(loss)) return NB_OK;
-    return NB_FAIL(NB_ERR_NONFINITE, "%s: the loss over %zu rows is %s (an output or the loss "
-                   "overflowed)", fn, rows, isnan(loss) ? "NaN" : "Inf");
-}
-
-/* Check that dataset d fits the model's input and output widths. */
-static nb_status check_data(const char *fn, const nb_model *m, const nb_dataset *d)
-{
-    if (!d) return NB_FAIL(NB_ERR_ARG, "%s: dataset is NULL", fn);
-    if (d->inputs != m->widths[0] || d->outputs != m->widths[m->n_layers])
-        return NB_FAIL(NB_ERR_ARG, "%s: data has %d inputs and %d outputs, the model %d and %d", fn,
-                       d->inputs, d->outputs, m->widths[0], m->widths[m->n_layers]);
-    return NB_OK;
-}
-
-nb_status nb_model_loss_grad(nb_model *m, const nb_dataset *d, double *loss, float *grad)
-{
-    nb_pass *p = NULL;
-    nb_devdata dd;
-    if (!m || !loss) return NB_FAIL(NB_ERR_ARG, "nb_model_loss_grad: NULL argument");
-    NB_TRY(check_data("nb_model_loss_grad", m, d));
-    NB_TRY(scratch(m, &p));
-    NB_TRY(nb_devdata_open(m, d, p->cap, &dd));
-    nb_status st = nb_pass_full(m, p, &dd, grad != NULL, loss);
-    if (st == NB_OK) st = finite_loss("nb_model_loss_grad", *loss, d->rows);
-    if (st == NB_OK && grad) st = nb_be_read(m->be, &m->grad, 0, grad, m->n_params);
-    for (size_t i = 0; st == NB_OK && grad && i < m->n_params; i++)
-        if (!isfinite(grad[i]))
-            st = NB_FAIL(NB_ERR_NONFINITE, "nb_model_loss_grad: gradient element %zu is %s", i,
-                         isnan(grad[i]) ? "NaN" : "Inf");
-    nb_devdata_close(m->be, &dd);
-    return st;
-}
-
-nb_status nb_model_evaluate(nb_model *m, const nb_dataset *d, double *loss, double *accuracy)
-{
-    nb_pass *p = NULL;
-    nb_devdata dd;
-    double l, a;
-    if (!m) return NB_FAIL(NB_ERR_ARG, "nb_model_evaluate: model is NULL");
-    NB_TRY(check_data("nb_model_evaluate", m, d));
-    NB_TRY(scratch(m, &p));
-    NB_TRY(nb_devdata_open(m, d, p->cap, &dd));
-    nb_status st = nb_pass_evaluate(m, p, &dd, d->labels, &l, &a);
-    if (st == NB_OK) st = finite_loss("nb_model_evaluate", l, d->rows);
-    nb_devdata_close(m->be, &dd);
-    if (st == NB_OK) {
-        if (loss) *loss = l;
-        if (accuracy) *accuracy = a;
-    }
-    return st;
 }

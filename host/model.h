@@ -29,7 +29,11 @@ struct nb_model {
     nb_buf grad;       /* (n_params), same layout                     */
     float *mean, *std; /* feature standardisation, (inputs) or NULL   */
     char **class_names; /* (outputs) owned copies, or NULL              */
-    struct nb_pass *scratch; /* for predict/evaluate; made on first use */
+    /* Scratch of predict, loss/gradient and evaluate (model_eval.c), made
+     * on first use; nb_model_free releases it through scratch_free, so the
+     * model itself needs nothing of the passes. */
+    struct nb_pass *scratch;
+    void (*scratch_free)(struct nb_model *m);
 };
 
 /*

@@ -13,6 +13,13 @@
 
 #include "nabla.h"
 
+/* Floats of optimizer state per parameter (0, 1 or 2): m for momentum and
+ * Nesterov, then v for Adam and AdamW. */
+static inline int nb_optim_state_per_param(nb_optim o)
+{
+    return o == NB_OPT_MOMENTUM || o == NB_OPT_NESTEROV ? 1 : o >= NB_OPT_ADAM ? 2 : 0;
+}
+
 /* Everything one step needs besides the vectors. */
 typedef struct nb_optim_step {
     nb_optim kind;

@@ -156,7 +156,8 @@ nb_status nb_pass_full(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad, 
     for (size_t r = 0; r < dd->rows; r += p->cap) {
         size_t rows = dd->rows - r < p->cap ? dd->rows - r : p->cap;
         nb_view x, t;
-        NB_TRY(nb_devdata_rows(m, p, dd, r, rows, NULL, NULL, &x, &t));
+        NB_TRY(nb_devdata_rows(be, dd, r, rows, NULL, NULL, nb_pass_in(p), nb_pass_target(p), &x,
+                               &t));
         NB_TRY(nb_pass_loss_grad(m, p, rows, x, t, scale, NB_SCAL_PASS_LOSS, want_grad, r > 0));
     }
     float sum;
@@ -199,7 +200,8 @@ nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, nb_devdata *dd, const int32_
     for (size_t r = 0; r < dd->rows; r += p->cap) {
         size_t rows = dd->rows - r < p->cap ? dd->rows - r : p->cap;
         nb_view x, t;
-        NB_CHECK(nb_devdata_rows(m, p, dd, r, rows, NULL, NULL, &x, &t));
+        NB_CHECK(nb_devdata_rows(be, dd, r, rows, NULL, NULL, nb_pass_in(p), nb_pass_target(p),
+                                 &x, &t));
         NB_CHECK(nb_pass_loss_grad(m, p, rows, x, t, 1.0f, NB_SCAL_PASS_LOSS, false, false));
         if (!labels) continue;
         /* The argmax of logits is the argmax of the softmax. */

@@ -33,6 +33,11 @@ size_t nb_pass_max_rows(const nb_model *m);
 nb_status nb_pass_create(const nb_model *m, size_t cap, nb_pass *p);
 void nb_pass_destroy(const nb_model *m, nb_pass *p); /* tolerates partial creation */
 
+/* Where a batch gathered for this pass goes: its input rows (cap, w_0),
+ * the first slot of act, and its targets (cap, w_L). */
+static inline nb_view nb_pass_in(const nb_pass *p) { return nb_view_at(&p->act, 0); }
+static inline nb_view nb_pass_target(const nb_pass *p) { return nb_view_at(&p->target, 0); }
+
 /* Output of the last forward: (rows, w_L) at act_off[n_layers]. */
 static inline nb_view nb_pass_out(const nb_model *m, const nb_pass *p)
 {

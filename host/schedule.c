@@ -61,11 +61,6 @@ void nb_schedule_default(nb_schedule *s)
     s->check_every = 1;
 }
 
-int nb_optim_state_per_param(nb_optim o)
-{
-    return o == NB_OPT_MOMENTUM || o == NB_OPT_NESTEROV ? 1 : o >= NB_OPT_ADAM ? 2 : 0;
-}
-
 /* Is v finite and within [lo, hi]? */
 static bool in(double v, double lo, double hi) { return isfinite(v) && v >= lo && v <= hi; }
 

@@ -54,9 +54,6 @@ nb_status nb_schedule_check(const char *fn, const nb_schedule *s, bool full_batc
 /* Does the ‖∇Φ‖ rule need ‖∇Φ‖ measured? */
 bool nb_schedule_needs_grad_norm(const nb_schedule *s);
 
-/* Floats of optimizer state per parameter (0, 1 or 2). */
-int nb_optim_state_per_param(nb_optim o);
-
 /*
  * Check the rules at p. Returns NB_HALT_NONE to go on, else the first rule
  * that fires (tolerance, target, plateau, early stop, time, iterations,

@@ -81,7 +81,8 @@ static nb_status tr_gradient(void *vctx, long b, double *loss)
     size_t r0 = (size_t)b * t->batch;
     size_t rows = t->train.rows - r0 < t->batch ? t->train.rows - r0 : t->batch;
     nb_view x, y;
-    NB_TRY(nb_devdata_rows(m, &t->pass, &t->train, r0, rows, t->perm, &t->idx, &x, &y));
+    NB_TRY(nb_devdata_rows(m->be, &t->train, r0, rows, t->perm, &t->idx, nb_pass_in(&t->pass),
+                           nb_pass_target(&t->pass), &x, &y));
     t->rows_seen += rows;
     /* Φ_batch = (1/rows) Σ over the batch, so its gradient scales by 1/rows. */
     NB_TRY(nb_pass_loss_grad(m, &t->pass, rows, x, y, (float)(1.0 / (double)rows),

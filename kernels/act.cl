@@ -2,10 +2,12 @@
  * act.cl — activations: bias + activation forward (fused), the row-wise
  * softmax, and the activation derivative fused with the incoming gradient.
  *
- * Activation codes are nabla's nb_act values: 0 sigmoid, 1 tanh, 2 relu,
- * 3 identity. The code is a uniform kernel argument, so every work-item
- * takes the same branch. group_max and group_sum come from reduce.cl,
- * compiled before this file.
+ * The activation is a uniform kernel argument, so every work-item takes
+ * the same branch. Its ids are nabla's nb_act values, given by the host
+ * from its table of activations as -DACT_SIGMOID=… and so on, never
+ * written here as numbers; an id without a case gives NaN, which the op
+ * tests catch. group_max and group_sum come from reduce.cl, compiled
+ * before this file.
  * Tunable: WG_SIZE, the work-group size of bias_softmax (a power of two).
  */
 /* σ without overflow: e^-z only for z ≥ 0, e^z otherwise. */
@@ -19,10 +21,11 @@ static float sigmoid1(const float z)
 static float act1(const int act, const float z)
 {
     switch (act) {
-    case 0: return sigmoid1(z);
-    case 1: return tanh(z);
-    case 2: return z <= 0.0f ? 0.0f : z; /* NaN passes through */
-    default: return z;
+    case ACT_SIGMOID: return sigmoid1(z);
+    case ACT_TANH: return tanh(z);
+    case ACT_RELU: return z <= 0.0f ? 0.0f : z; /* NaN passes through */
+    case ACT_IDENTITY: return z;
+    default: return NAN;
     }
 }
 
@@ -69,12 +72,13 @@ __kernel void act_backward(const ulong n, const int act,
     const ulong i = get_global_id(0);
     if (i >= n) return;
     const float y = Y[off_y + i];
-    float d = 1.0f;
+    float d;
     switch (act) {
-    case 0: d = y * (1.0f - y); break; /* σ' = σ(1 − σ)   */
-    case 1: d = 1.0f - y * y; break;   /* tanh' = 1 − tanh² */
-    case 2: d = y > 0.0f ? 1.0f : 0.0f; break;
-    default: break;
+    case ACT_SIGMOID: d = y * (1.0f - y); break; /* σ' = σ(1 − σ)   */
+    case ACT_TANH: d = 1.0f - y * y; break;      /* tanh' = 1 − tanh² */
+    case ACT_RELU: d = y > 0.0f ? 1.0f : 0.0f; break;
+    case ACT_IDENTITY: d = 1.0f; break;
+    default: d = NAN; break;
     }
     dY[off_d + i] *= d;
 }

@@ -20,7 +20,7 @@
 
 #include "ckpt/ckpt_meta.h"
 #include "ckpt/safetensors.h"
-#include "schedule.h"
+#include "optim_math.h"
 #include "status.h"
 
 enum { MAX_TENSORS = 2 * 64 + 4 };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "ckpt/safetensors.h"
 #include "ckpt/st_internal.h" /* nb_st_shown: names from the file, quoted safely */
 #include "status.h"
@@ -200,7 +201,7 @@ nb_status nb_model_import(nb_backend *be, const char *path, int n_acts, const nb
         return NB_FAIL(NB_ERR_ARG, "nb_model_import: %d activations; give 1 to %d", n_acts,
                        MAX_LAYERS);
     for (int i = 0; i < n_acts; i++)
-        if ((unsigned)acts[i] > (unsigned)NB_ACT_SOFTMAX)
+        if (!nb_act_get(acts[i]))
             return NB_FAIL(NB_ERR_ARG, "nb_model_import: unknown activation %d", (int)acts[i]);
 
     nb_st_file *f = NULL;

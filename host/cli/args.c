@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "act.h"
+
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -212,8 +214,9 @@ int nb_arg_acts(const char *cmd, const char *flag, const char *s, nb_act *acts, 
     if (!split(cmd, flag, s, f, max, n)) return 0;
     for (int i = 0; i < *n; i++) {
         if (nb_act_parse(f[i], &acts[i]) != NB_OK) {
-            nb_cli_usage_error(cmd, "%s: unknown activation '%s' (sigmoid, tanh, relu, identity)",
-                               flag, f[i]);
+            char names[256]; /* softmax is not among them: --loss xent brings it */
+            nb_act_names(names, sizeof names, ", ", false);
+            nb_cli_usage_error(cmd, "%s: unknown activation '%s' (%s)", flag, f[i], names);
             return 0;
         }
     }

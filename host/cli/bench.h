@@ -1,7 +1,8 @@
 /*
- * bench.h — `nabla bench` (private to the tool): the workloads of
- * bench/README.md, what one measurement of a workload on a device
- * produces, and the functions that run, print and record it.
+ * bench.h — `nabla bench` (private to the tool): a workload as a run of
+ * it is specified (the built-in ones are in bench_workloads.c), what one
+ * measurement of a workload on a device produces, and the functions that
+ * run, print and record it.
  *
  * cmd_bench.c parses the flags and loops over workloads × devices,
  * bench_run.c measures one pair, bench_report.c prints the table and writes

@@ -3,8 +3,9 @@
  * on every device in one run, so ratios between devices come from the
  * same minutes on the same machine.
  *
- * This file holds the flags, the workload table and the loop over
- * workloads × devices; bench_run.c measures, bench_report.c prints and
+ * This file holds the flags and the loop over workloads × devices (the
+ * workloads are bench_workloads.c's, shared with bench/); bench_run.c
+ * measures, bench_report.c prints and
  * writes JSON, bench_cross.c does --crossover. Peers (PyTorch, OpenBLAS,
  * CLBlast) are not run here: they belong in bench/.
  */
@@ -17,6 +18,7 @@
 
 #include "cli/args.h"
 #include "cli/bench.h"
+#include "cli/bench_workloads.h"
 #include "cli/commands.h"
 #include "nabla.h"
 
@@ -81,15 +83,7 @@ static const char bench_help[] =
     "Exit status: 0 measured and every check passed, 1 a check failed or a\n"
     "run failed, 2 bad arguments, 3 a requested device failed.\n";
 
-enum { MAX_SPECS = 4, MAX_DEVICES = 17 };
-
-/* The workloads, as bench/README.md defines them. */
-static const nb_bench_spec builtin[MAX_SPECS] = {
-    {"mnist", {784, 512, 512, 10}, 4, 60000, 256, 0, 1, 0},
-    {"wide", {1024, 2048, 2048, 2048, 10}, 5, 16384, 512, 0, 1, 0},
-    {"fullbatch", {64, 256, 10}, 3, 10000, 0, 200, 0, 0},
-    {"tiny", {2, 8, 1}, 3, 4, 4, 10000, 0, 0},
-};
+enum { MAX_SPECS = NB_BENCH_N_WORKLOADS, MAX_DEVICES = 17 };
 
 typedef struct bench_args {
     const char *workload, *device, *json;
@@ -120,16 +114,25 @@ static int device_ok(const char *d)
     return sscanf(d, "opencl:%u.%u%c", &p, &q, &tail) == 2 && strspn(d + 7, "0123456789.") == strlen(d + 7);
 }
 
+/* A built-in workload's name, or all; else a usage error that names them. */
+static int workload_ok(const char *v)
+{
+    char names[128] = "";
+    if (!strcmp(v, "all")) return 1;
+    for (int i = 0; i < NB_BENCH_N_WORKLOADS; i++) {
+        if (!strcmp(v, nb_bench_workloads[i].name)) return 1;
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, "%s, ", nb_bench_workloads[i].name);
+    }
+    nb_cli_usage_error("bench", "--workload: unknown workload '%s' (%sall)", v, names);
+    return 0;
+}
+
 static int parse_opt(int c, const char *v, bench_args *a)
 {
     const char *cmd = "bench";
     switch (c) {
-    case 'w':
-        if (!strcmp(v, "all")) return a->workload = v, 1;
-        for (int i = 0; i < MAX_SPECS; i++)
-            if (!strcmp(v, builtin[i].name)) return a->workload = v, 1;
-        nb_cli_usage_error(cmd, "--workload: unknown workload '%s' (mnist, wide, fullbatch, tiny, all)", v);
-        return 0;
+    case 'w': return workload_ok(v) ? (a->workload = v, 1) : 0;
     case 'D':
         if (device_ok(v)) return a->device = v, 1;
         nb_cli_usage_error(cmd, "--device: '%s' is not auto, cpu, opencl, opencl:P.D or all", v);
@@ -153,6 +156,18 @@ static int parse_opt(int c, const char *v, bench_args *a)
     return 0;
 }
 
+/* The built-in workload w as a spec. */
+static nb_bench_spec builtin_spec(const nb_bench_workload *w)
+{
+    nb_bench_spec s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.name, sizeof s.name, "%s", w->name);
+    memcpy(s.widths, w->widths, (size_t)w->n_widths * sizeof *w->widths);
+    s.n_widths = w->n_widths;
+    s.n = w->n, s.batch = w->batch, s.iters = w->iters, s.epochs = w->epochs;
+    return s;
+}
+
 /* The selected workloads with the overrides applied; count or -1. */
 static int make_specs(const bench_args *a, nb_bench_spec *specs)
 {
@@ -165,9 +180,9 @@ static int make_specs(const bench_args *a, nb_bench_spec *specs)
         s->n_widths = a->n_widths;
         s->n = 1024, s->batch = 32, s->epochs = 1;
     } else {
-        for (int i = 0; i < MAX_SPECS; i++)
-            if (!strcmp(a->workload, "all") || !strcmp(a->workload, builtin[i].name))
-                specs[n++] = builtin[i];
+        for (int i = 0; i < NB_BENCH_N_WORKLOADS; i++)
+            if (!strcmp(a->workload, "all") || !strcmp(a->workload, nb_bench_workloads[i].name))
+                specs[n++] = builtin_spec(&nb_bench_workloads[i]);
     }
     for (int i = 0; i < n; i++) {
         nb_bench_spec *s = &specs[i];

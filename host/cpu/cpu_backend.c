@@ -116,29 +116,25 @@ static const nb_backend_ops cpu_ops = {
     .update = nb_cpu_update,
 };
 
-nb_status nb_cpu_backend_create(nb_backend **out)
+nb_status nb_cpu_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
+                                const nb_backend_ops **ops, void **ctx)
 {
-    nb_backend *be = calloc(1, sizeof *be);
+    (void)spec; /* there is one cpu */
+    (void)prof; /* the dispatch layer times every op */
     cpu_ctx *c = calloc(1, sizeof *c);
-    if (!be || !c) {
-        free(be);
-        free(c);
-        return NB_NOMEM("nb_cpu_backend_create", sizeof *be + sizeof *c);
-    }
+    if (!c) return NB_NOMEM("nb_cpu_backend_create", sizeof *c);
     nb_status st = nb_pool_create(nb_cpu_default_threads(), &c->pool);
     if (st == NB_OK) st = nb_cpu_gemm_create(c->pool, &c->gemm);
     if (st == NB_OK) c->isa = nb_cpu_gemm_isa(c->gemm);
     if (st != NB_OK) {
         cpu_destroy(c);
-        free(be);
         return st;
     }
-    be->ops = &cpu_ops;
-    be->ctx = c;
-    snprintf(be->name, sizeof be->name, "cpu");
-    be->build_cached = -1; /* no device program */
-    be->data_budget = UINT64_MAX; /* host memory: data is always "resident" */
-    be->max_alloc = UINT64_MAX;
-    *out = be;
+    *ops = &cpu_ops;
+    *ctx = c;
+    snprintf(facts->name, sizeof facts->name, "cpu");
+    facts->build_cached = -1; /* no device program */
+    facts->data_budget = UINT64_MAX; /* host memory: data is always "resident" */
+    facts->max_alloc = UINT64_MAX;
     return NB_OK;
 }

@@ -17,7 +17,6 @@
 
 #include "cpu/cpu_backend.h"
 #include "cpu/ref.h"
-#include "schedule.h"
 #include "status.h"
 
 #define F(v) ((float *)(v).buf->handle + (v).off)

@@ -9,6 +9,8 @@
 
 #include <math.h>
 
+#include "act.h"
+
 void ref_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               const float *B, float beta, float *C)
 {
@@ -34,21 +36,17 @@ void ref_gather_rows(size_t rows, size_t cols, const float *src, const int32_t *
 
 double ref_act1(nb_act act, double z)
 {
-    switch (act) {
-    case NB_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    case NB_ACT_TANH: return tanh(z);
-    case NB_ACT_RELU: return z <= 0.0 ? 0.0 : z; /* NaN passes through */
-    case NB_ACT_IDENTITY:
-    case NB_ACT_SOFTMAX: return z; /* softmax is row-wise; see below */
-    }
-    return z;
+    /* The formulas are the table's (act.c); softmax, row-wise, gives z. */
+    const nb_act_info *a = nb_act_get(act);
+    return a ? a->f(z) : NAN;
 }
 
 void ref_bias_act(nb_act act, size_t rows, size_t cols, const float *bias, float *Y)
 {
+    const nb_act_info *a = nb_act_get(act);
     for (size_t r = 0; r < rows; r++) {
         float *y = Y + r * cols;
-        if (act != NB_ACT_SOFTMAX) {
+        if (!a->rowwise) {
             for (size_t c = 0; c < cols; c++) y[c] = (float)ref_act1(act, (double)y[c] + bias[c]);
             continue;
         }
@@ -63,15 +61,10 @@ void ref_bias_act(nb_act act, size_t rows, size_t cols, const float *bias, float
 
 void ref_act_backward(nb_act act, size_t n, const float *Y, float *dY)
 {
+    /* σ' through y = σ(z), as the table writes it (act.c). */
+    double (*dy)(double) = nb_act_get(act)->dy;
     for (size_t i = 0; i < n; i++) {
-        double y = Y[i], d = 1.0;
-        switch (act) {
-        case NB_ACT_SIGMOID: d = y * (1.0 - y); break;  /* σ' = σ(1 − σ) */
-        case NB_ACT_TANH: d = 1.0 - y * y; break;       /* tanh' = 1 − tanh² */
-        case NB_ACT_RELU: d = y > 0.0 ? 1.0 : 0.0; break; /* 0 at z = 0 by convention */
-        case NB_ACT_IDENTITY:
-        case NB_ACT_SOFTMAX: d = 1.0; break;
-        }
+        double y = Y[i], d = dy(y);
         dY[i] = (float)(dY[i] * d);
     }
 }

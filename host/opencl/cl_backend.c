@@ -5,7 +5,8 @@
  * One context and one in-order queue per backend: ops run in the order
  * they are enqueued, so no op waits on the host unless it reads a result.
  * With profiling on, every launch and transfer carries an event, resolved
- * into nb_backend.prof when the queue is next synchronised.
+ * into the backend's profile (nb_be_profile) when the queue is next
+ * synchronised.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ static nb_status resolve_pending(nb_cl_ctx *c)
             nb_cl.clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
             nb_cl.clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS &&
             t1 >= t0)
-            c->be->prof[c->pending[i].op].seconds += 1e-9 * (double)(t1 - t0);
+            c->prof->op[c->pending[i].op].seconds += 1e-9 * (double)(t1 - t0);
         nb_cl.clReleaseEvent(ev);
     }
     c->n_pending = 0;
@@ -38,7 +39,7 @@ nb_status nb_cl_track(nb_cl_ctx *c, cl_event ev)
 {
     if (c->n_pending == NB_CL_PENDING_MAX) NB_TRY(resolve_pending(c));
     c->pending[c->n_pending].ev = ev;
-    c->pending[c->n_pending].op = c->be->cur_op;
+    c->pending[c->n_pending].op = c->prof->cur_op;
     c->n_pending++;
     return NB_OK;
 }
@@ -65,7 +66,7 @@ nb_status nb_cl_launch(nb_cl_ctx *c, nb_cl_kernel k, cl_uint dims, const size_t 
                        local_mem_bytes, c->t.local_mem);
     cl_event ev = NULL;
     CL_TRY(nb_cl.clEnqueueNDRangeKernel(c->queue, c->k[k], dims, NULL, g, local, 0, NULL,
-                                        c->be->profiling ? &ev : NULL));
+                                        c->prof->on ? &ev : NULL));
     return ev ? nb_cl_track(c, ev) : NB_OK;
 }
 
@@ -136,7 +137,7 @@ nb_status nb_cl_buf_write(void *ctx, nb_buf *dst, size_t off, const void *src, s
     cl_event ev = NULL;
     /* Blocking: the caller's memory may be reused as soon as we return. */
     CL_TRY(nb_cl.clEnqueueWriteBuffer(c->queue, (cl_mem)dst->handle, CL_TRUE, off * 4, n * 4, src,
-                                      0, NULL, c->be->profiling ? &ev : NULL));
+                                      0, NULL, c->prof->on ? &ev : NULL));
     return ev ? nb_cl_track(c, ev) : NB_OK;
 }
 
@@ -160,7 +161,7 @@ nb_status nb_cl_buf_write_async(void *ctx, nb_buf *dst, size_t off, const void *
         drain(ev);
         return NB_FAIL(NB_ERR_BACKEND, "clFlush: %s", nb_cl_err_name(err));
     }
-    if (c->be->profiling) {
+    if (c->prof->on) {
         /* The profile holds a reference of its own until it reads the times. */
         err = nb_cl.clRetainEvent(ev);
         if (err != CL_SUCCESS) {
@@ -197,7 +198,7 @@ nb_status nb_cl_buf_read(void *ctx, const nb_buf *src, size_t off, void *dst, si
     nb_cl_ctx *c = ctx;
     cl_event ev = NULL;
     CL_TRY(nb_cl.clEnqueueReadBuffer(c->queue, (cl_mem)src->handle, CL_TRUE, off * 4, n * 4, dst, 0,
-                                     NULL, c->be->profiling ? &ev : NULL));
+                                     NULL, c->prof->on ? &ev : NULL));
     return ev ? nb_cl_track(c, ev) : NB_OK;
 }
 
@@ -207,7 +208,7 @@ nb_status nb_cl_copy(void *ctx, size_t n, nb_view src, nb_view dst)
     cl_event ev = NULL;
     CL_TRY(nb_cl.clEnqueueCopyBuffer(c->queue, (cl_mem)src.buf->handle, (cl_mem)dst.buf->handle,
                                      src.off * 4, dst.off * 4, n * 4, 0, NULL,
-                                     c->be->profiling ? &ev : NULL));
+                                     c->prof->on ? &ev : NULL));
     return ev ? nb_cl_track(c, ev) : NB_OK;
 }
 
@@ -233,20 +234,13 @@ void nb_cl_destroy(void *ctx)
     free(c);
 }
 
-nb_status nb_cl_backend_create(const char *spec, nb_backend **out)
+nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
+                               const nb_backend_ops **ops, void **ctx)
 {
     nb_status st;
-    *out = NULL;
-    nb_backend *be = calloc(1, sizeof *be);
     nb_cl_ctx *c = calloc(1, sizeof *c);
-    if (!be || !c) {
-        free(be), free(c);
-        return NB_NOMEM("nb_cl_backend_create", sizeof *be + sizeof *c);
-    }
-    be->ops = &nb_cl_ops_table;
-    be->ctx = c;
-    be->build_cached = -1;
-    c->be = be;
+    if (!c) return NB_NOMEM("nb_cl_backend_create", sizeof *c);
+    c->prof = prof;
     NB_CHECK(nb_cl_pick_device(spec, &c->dev));
     NB_CHECK(nb_cl_tune(&c->dev, &c->t));
     cl_int err;
@@ -262,20 +256,20 @@ nb_status nb_cl_backend_create(const char *spec, nb_backend **out)
         st = NB_FAIL(NB_ERR_BACKEND, "clCreateCommandQueue: %s", nb_cl_err_name(err));
         goto fail;
     }
-    NB_CHECK(nb_cl_build(c));
+    NB_CHECK(nb_cl_build(c, facts));
     /* Keep data resident while it takes at most half the device memory;
      * the rest is for parameters, activations and the driver. The test
      * hook NABLA_DEVICE_DATA_LIMIT (bytes) lowers it to force streaming. */
-    be->max_alloc = c->dev.info.max_alloc;
-    be->data_budget = c->dev.info.global_mem / 2;
+    facts->max_alloc = c->dev.info.max_alloc;
+    facts->data_budget = c->dev.info.global_mem / 2;
     const char *lim = getenv("NABLA_DEVICE_DATA_LIMIT");
-    if (lim && *lim) be->data_budget = strtoull(lim, NULL, 10);
-    snprintf(be->name, sizeof be->name, "opencl:%d.%d (%s)", c->dev.info.platform,
+    if (lim && *lim) facts->data_budget = strtoull(lim, NULL, 10);
+    snprintf(facts->name, sizeof facts->name, "opencl:%d.%d (%s)", c->dev.info.platform,
              c->dev.info.device, c->dev.info.name);
-    *out = be;
+    *ops = &nb_cl_ops_table;
+    *ctx = c;
     return NB_OK;
 fail:
     nb_cl_destroy(c);
-    free(be);
     return st;
 }

@@ -54,7 +54,7 @@ typedef struct nb_cl_pending {
 enum { NB_CL_PENDING_MAX = 1024 };
 
 typedef struct nb_cl_ctx {
-    nb_backend *be; /* back-pointer: profiling state lives there */
+    nb_be_profile *prof; /* the backend's profile: device times go there */
     nb_cl_device dev;
     nb_cl_tunables t;
     cl_context context;
@@ -83,8 +83,10 @@ void nb_cl_tune_options(const nb_cl_tunables *t, char *buf, size_t n);
 size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t);
 
 /* ---- cl_program.c ---- */
-/* Build (or load from the cache) the program and create every kernel. */
-nb_status nb_cl_build(nb_cl_ctx *c);
+/* Build (or load from the cache) the program and create every kernel;
+ * the build time, whether it came from the cache, and any note about the
+ * cache go to facts. */
+nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts);
 void nb_cl_program_release(nb_cl_ctx *c);
 
 /* ---- cl_backend.c ---- */

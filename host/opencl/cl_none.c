@@ -7,9 +7,13 @@
 #include "opencl/cl_spec.h"
 #include "status.h"
 
-nb_status nb_cl_backend_create(const char *spec, nb_backend **out)
+nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
+                               const nb_backend_ops **ops, void **ctx)
 {
-    *out = NULL;
+    (void)prof;
+    (void)facts;
+    (void)ops;
+    (void)ctx;
     int p, d;
     if (spec) NB_TRY(nb_cl_spec_parse(spec, &p, &d)); /* a malformed name is still bad input */
     return NB_FAIL(NB_ERR_UNSUPPORTED, "this nabla was built without OpenCL (NABLA_OPENCL=OFF)");

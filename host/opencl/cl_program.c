@@ -1,8 +1,8 @@
 /*
  * cl_program.c — the device program: kernel sources (embedded at build
  * time, or read from $NABLA_KERNEL_DIR for kernel work), the build with
- * the tunables as -D options, the full build log on failure, and an
- * on-disk cache of program binaries.
+ * the tunables and the activation ids as -D options, the full build log
+ * on failure, and an on-disk cache of program binaries.
  *
  * The cache lives in $NABLA_CACHE_DIR, else $XDG_CACHE_HOME/nabla, else
  * ~/.cache/nabla ("off" disables it). An entry is keyed by a hash of the
@@ -18,6 +18,7 @@
  * nb_backend_note says why in one line with the fix. The directory nabla
  * creates itself is 0700 and its entries 0600.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "act.h"
 #include "clock.h"
 #include "opencl/cl_backend.h"
 #include "status.h"
@@ -166,7 +168,7 @@ static const char *untrusted(const struct stat *sb, char *buf, size_t n)
 /* Open the cache directory for use: its fd, or -1 when it does not exist
  * (*missing set), cannot be opened, or is not to be trusted (the note
  * says so). */
-static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
+static int cache_open_dir(nb_backend_facts *facts, const char *dir, int *missing)
 {
     *missing = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -184,7 +186,8 @@ static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
             snprintf(fix, sizeof fix, "set NABLA_CACHE_DIR to a directory of your own");
     }
     if (bad) {
-        snprintf(be->note, sizeof be->note, "kernel cache %s %s: not used (%s)", dir, bad, fix);
+        snprintf(facts->note, sizeof facts->note, "kernel cache %s %s: not used (%s)", dir, bad,
+                 fix);
         close(fd);
         return -1;
     }
@@ -197,7 +200,7 @@ static int cache_open_dir(nb_backend *be, const char *dir, int *missing)
  * itself is not to be trusted (the note says why), and left alone if it
  * is merely stale or damaged (then it is rebuilt and replaced).
  */
-static unsigned char *cache_read(nb_backend *be, int dfd, const char *dir, const char *name,
+static unsigned char *cache_read(nb_backend_facts *facts, int dfd, const char *dir, const char *name,
                                  uint64_t key, size_t *size, int *refused)
 {
     /* O_NOFOLLOW: a link is refused, not followed; O_NONBLOCK: a FIFO
@@ -212,8 +215,8 @@ static unsigned char *cache_read(nb_backend *be, int dfd, const char *dir, const
     if (!bad && !S_ISREG(sb.st_mode)) bad = "is not a regular file";
     if (!bad) bad = untrusted(&sb, why, sizeof why);
     if (bad) {
-        snprintf(be->note, sizeof be->note, "kernel cache file %s/%s %s: not used (remove it)", dir,
-                 name, bad);
+        snprintf(facts->note, sizeof facts->note, "kernel cache file %s/%s %s: not used (remove it)",
+                 dir, name, bad);
         *refused = 1;
         if (fd >= 0) close(fd);
         return NULL;
@@ -239,7 +242,7 @@ bad:
 
 /* Create the cache directory (and its parent, for ~/.cache) owner-only,
  * then open it with the same checks as an existing one. */
-static int cache_create_dir(nb_backend *be, const char *dir)
+static int cache_create_dir(nb_backend_facts *facts, const char *dir)
 {
     char parent[4096];
     snprintf(parent, sizeof parent, "%s", dir);
@@ -250,7 +253,7 @@ static int cache_create_dir(nb_backend *be, const char *dir)
     }
     mkdir(dir, 0700);
     int missing;
-    return cache_open_dir(be, dir, &missing);
+    return cache_open_dir(facts, dir, &missing);
 }
 
 /* Write an entry atomically (a new owner-only file, fsync, rename), all
@@ -334,24 +337,41 @@ static void save_binary(nb_cl_ctx *c, cl_program p, int dfd, const char *name, u
     (void)c;
 }
 
-/* Build once with the current tunables: from the cache when possible. */
-static nb_status build_once(nb_cl_ctx *c, const sources *s)
+/* Append the activation ids the kernels switch on, " -DACT_SIGMOID=0"
+ * and so on, from the one table of activations (act.h). */
+static void act_options(char *buf, size_t n)
 {
-    char options[512], dir[4096], name[64];
+    size_t len = strlen(buf);
+    for (int a = 0; a < nb_act_count && len + 1 < n; a++) {
+        char id[64];
+        size_t k = 0;
+        for (const char *p = nb_acts[a].name; *p && k + 1 < sizeof id; p++)
+            id[k++] = (char)toupper((unsigned char)*p);
+        id[k] = '\0';
+        int w = snprintf(buf + len, n - len, " -DACT_%s=%d", id, a);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* Build once with the current tunables: from the cache when possible. */
+static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts)
+{
+    char options[1024], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
+    act_options(options, sizeof options);
     double t0 = nb_now();
     uint64_t key = cache_key(c, s, options);
     int missing = 0, refused = 0, dfd = -1;
     c->program = NULL;
-    c->be->build_cached = 0;
+    facts->build_cached = 0;
     cache_name(name, sizeof name, key);
     if (cache_dir(dir, sizeof dir)) {
-        dfd = cache_open_dir(c->be, dir, &missing);
+        dfd = cache_open_dir(facts, dir, &missing);
         size_t n;
-        unsigned char *bin = dfd >= 0 ? cache_read(c->be, dfd, dir, name, key, &n, &refused) : NULL;
+        unsigned char *bin = dfd >= 0 ? cache_read(facts, dfd, dir, name, key, &n, &refused) : NULL;
         if (bin) {
             c->program = build_from_binary(c, bin, n, options);
-            c->be->build_cached = c->program != NULL;
+            facts->build_cached = c->program != NULL;
             free(bin);
         }
     }
@@ -359,11 +379,11 @@ static nb_status build_once(nb_cl_ctx *c, const sources *s)
     if (!c->program) {
         st = build_from_source(c, s, options, &c->program);
         /* A refused entry stays where it is: the note asks to remove it. */
-        if (st == NB_OK && missing) dfd = cache_create_dir(c->be, dir);
+        if (st == NB_OK && missing) dfd = cache_create_dir(facts, dir);
         if (st == NB_OK && dfd >= 0 && !refused) save_binary(c, c->program, dfd, name, key);
     }
     if (dfd >= 0) close(dfd);
-    c->be->build_seconds += nb_now() - t0;
+    facts->build_seconds += nb_now() - t0;
     return st;
 }
 
@@ -393,16 +413,16 @@ static nb_status create_kernels(nb_cl_ctx *c)
     return NB_OK;
 }
 
-nb_status nb_cl_build(nb_cl_ctx *c)
+nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts)
 {
     sources s;
     NB_TRY(load_sources(&s));
     nb_status st;
-    c->be->build_seconds = 0.0;
+    facts->build_seconds = 0.0;
     /* A kernel may allow fewer work-items than the device (registers):
      * step the GEMM configuration down until every GEMM kernel fits. */
     for (;;) {
-        st = build_once(c, &s);
+        st = build_once(c, &s, facts);
         if (st == NB_OK) st = create_kernels(c);
         if (st != NB_OK) break;
         size_t need = (size_t)(c->t.gemm_tm / c->t.gemm_wm) * (size_t)(c->t.gemm_tn / c->t.gemm_wn);
