@@ -9,13 +9,15 @@
  * reference ops (cpu/ref.c), the double-precision gradient check
  * (gradcheck_ref.c) and the OpenCL kernels' activation ids all come from
  * this table. What it cannot hold is a backend's own fast code: the cpu
- * backend and kernels/act.cl keep a case per activation, and the op tests
- * hold them to the reference this table defines.
+ * backend's vector code (cpu/simd.h) has cases for the activations that
+ * pay for one and runs this table's functions lane by lane for any other;
+ * kernels/act.cl keeps a case per activation; the op tests hold both to
+ * the reference this table defines.
  *
  * Adding an activation: its value in nb_act (include/nabla.h), its entry
- * in act.c, its forward and derivative cases in cpu/cpu_backend.c and
- * kernels/act.cl (ACT_<NAME> is its id there), and the help texts and
- * README that list the names.
+ * in act.c, its forward and derivative cases in kernels/act.cl (ACT_<NAME>
+ * is its id there), and the help texts and README that list the names; a
+ * vector case in cpu/simd.h only when it is worth the speed.
  */
 #ifndef NB_ACT_H
 #define NB_ACT_H

@@ -278,11 +278,10 @@ static void dact_row(nb_act act, size_t n, const float *y, float *d)
         vf out = vload(y + j), dv = vload(d + j);
         vstore(d + j, act == NB_ACT_RELU ? vsel(out > 0.0f, dv, vsplat(0.0f)) : dv * nb_vdact(act, out));
     }
-    for (; j < n; j++) {
-        if (act == NB_ACT_RELU)
-            d[j] = y[j] > 0.0f ? d[j] : 0.0f;
-        else
-            d[j] *= act == NB_ACT_SIGMOID ? y[j] * (1.0f - y[j]) : act == NB_ACT_TANH ? 1.0f - y[j] * y[j] : 1.0f;
+    if (j < n) {
+        vf out = vload_part(y + j, n - j), dv = vload_part(d + j, n - j);
+        vstore_part(d + j, act == NB_ACT_RELU ? vsel(out > 0.0f, dv, vsplat(0.0f)) : dv * nb_vdact(act, out),
+                    n - j);
     }
 }
 

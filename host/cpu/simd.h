@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "act.h"
 #include "nabla.h"
 
 typedef float vf __attribute__((vector_size(NB_VL * sizeof(float))));
@@ -146,6 +147,16 @@ static inline vf nb_vtanh(vf x)
     return vsel(nan, x, y);
 }
 
+/* f applied to each lane in double: for an activation with no vector
+ * code of its own (act.h's table is the specification). */
+static inline vf nb_vlanes(double (*f)(double), vf v)
+{
+    float t[NB_VL];
+    vstore(t, v);
+    for (int l = 0; l < NB_VL; l++) t[l] = (float)f(t[l]);
+    return vload(t);
+}
+
 /* act(v), lane-wise. Softmax is row-wise and not handled here. */
 static inline vf nb_vact(nb_act act, vf v)
 {
@@ -153,7 +164,8 @@ static inline vf nb_vact(nb_act act, vf v)
     case NB_ACT_SIGMOID: return nb_vsigmoid(v);
     case NB_ACT_TANH: return nb_vtanh(v);
     case NB_ACT_RELU: return vsel(v <= 0.0f, vsplat(0.0f), v); /* NaN passes through */
-    default: return v;
+    case NB_ACT_IDENTITY: return v;
+    default: return nb_act_get(act) ? nb_vlanes(nb_act_get(act)->f, v) : v;
     }
 }
 
@@ -164,7 +176,8 @@ static inline vf nb_vdact(nb_act act, vf y)
     case NB_ACT_SIGMOID: return y * (1.0f - y);
     case NB_ACT_TANH: return 1.0f - y * y;
     case NB_ACT_RELU: return vsel(y > 0.0f, vsplat(1.0f), vsplat(0.0f));
-    default: return vsplat(1.0f);
+    case NB_ACT_IDENTITY: return vsplat(1.0f);
+    default: return nb_act_get(act) ? nb_vlanes(nb_act_get(act)->dy, y) : vsplat(1.0f);
     }
 }
 
