@@ -102,7 +102,7 @@ const char *nb_backend_note(const nb_backend *be) { return be ? be->facts.note :
 
 static const char *const op_names[NB_OP_COUNT] = {
     "write", "read", "copy", "fill", "gemm", "gather", "bias_act", "act_backward",
-    "loss", "col_sum", "sum_sq", "update"};
+    "loss", "col_sum", "sum_sq", "update", "gemm_fused"};
 
 nb_status nb_backend_profile_enable(nb_backend *be, int on)
 {
@@ -316,6 +316,44 @@ nb_status nb_be_gather_rows(nb_backend *be, size_t rows, size_t cols, size_t src
         return NB_FAIL(NB_ERR_ARG, "nb_be_gather_rows: %zu source rows exceed int32", src_rows);
     DISPATCH(be, NB_OP_GATHER, 0, 8.0 * n + 4.0 * rows,
              be->ops->gather_rows(be->ctx, rows, cols, src, idx, dst));
+}
+
+nb_status nb_be_gemm_epi(nb_backend *be, bool ta, bool tb, size_t M, size_t N, size_t K,
+                         float alpha, nb_view A, nb_view B, float beta, nb_view C,
+                         const nb_be_epi *e)
+{
+    const char *op = "nb_be_gemm_epi";
+    size_t na = 0, nb = 0, nc = 0;
+    if (!e) return nb_be_gemm(be, ta, tb, M, N, K, alpha, A, B, beta, C);
+    if ((unsigned)e->kind > (unsigned)NB_EPI_DACT)
+        return NB_FAIL(NB_ERR_ARG, "%s: unknown epilogue %d", op, (int)e->kind);
+    if (e->kind != NB_EPI_NONE) NB_TRY(check_act(op, e->act));
+    if (e->kind != NB_EPI_NONE && nb_act_get(e->act)->rowwise)
+        return NB_FAIL(NB_ERR_ARG, "%s: softmax is row-wise: no epilogue", op);
+    NB_TRY(check_dims(op, M, K, &na));
+    NB_TRY(check_dims(op, K, N, &nb));
+    NB_TRY(check_dims(op, M, N, &nc));
+    if (e->kind == NB_EPI_BIAS_ACT) NB_TRY(check_view(op, "bias", e->bias, N, NB_F32));
+    if (e->kind == NB_EPI_DACT) NB_TRY(check_view(op, "Y", e->Y, nc, NB_F32));
+    if (e->colsum.buf) NB_TRY(check_view(op, "colsum", e->colsum, N, NB_F32));
+    if (e->colsum.buf && e->colsum_beta != 0.0f && e->colsum_beta != 1.0f)
+        return NB_FAIL(NB_ERR_ARG, "%s: colsum_beta %g is not 0 or 1", op, (double)e->colsum_beta);
+    if (!be->ops->gemm_epi) { /* the composition, op by op */
+        NB_TRY(nb_be_gemm(be, ta, tb, M, N, K, alpha, A, B, beta, C));
+        if (e->kind == NB_EPI_BIAS_ACT) NB_TRY(nb_be_bias_act(be, e->act, M, N, e->bias, C));
+        if (e->kind == NB_EPI_DACT) NB_TRY(nb_be_act_backward(be, e->act, nc, e->Y, C));
+        if (e->colsum.buf) NB_TRY(nb_be_col_sum(be, M, N, e->colsum_beta, C, e->colsum));
+        return NB_OK;
+    }
+    NB_TRY(check_view(op, "A", A, na, NB_F32));
+    NB_TRY(check_view(op, "B", B, nb, NB_F32));
+    NB_TRY(check_view(op, "C", C, nc, NB_F32));
+    if ((C.buf == A.buf && A.off < C.off + nc && C.off < A.off + na) ||
+        (C.buf == B.buf && B.off < C.off + nc && C.off < B.off + nb))
+        return NB_FAIL(NB_ERR_ARG, "%s: C overlaps an input", op);
+    DISPATCH(be, NB_OP_GEMM_EPI, 2.0 * M * N * K,
+             4.0 * (na + nb + (beta != 0.0f ? 2 : 1) * nc + (e->kind == NB_EPI_DACT ? nc : 0)),
+             be->ops->gemm_epi(be->ctx, ta, tb, M, N, K, alpha, A, B, beta, C, e));
 }
 
 nb_status nb_be_bias_act(nb_backend *be, nb_act act, size_t rows, size_t cols, nb_view bias,

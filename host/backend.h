@@ -50,8 +50,26 @@ static inline nb_view nb_view_at(const nb_buf *b, size_t off)
 typedef enum nb_op {
     NB_OP_WRITE = 0, NB_OP_READ, NB_OP_COPY, NB_OP_FILL, NB_OP_GEMM, NB_OP_GATHER,
     NB_OP_BIAS_ACT, NB_OP_ACT_BACKWARD, NB_OP_LOSS, NB_OP_COL_SUM, NB_OP_SUM_SQ, NB_OP_UPDATE,
-    NB_OP_COUNT
+    NB_OP_GEMM_EPI, NB_OP_COUNT
 } nb_op;
+
+/* What a fused GEMM does to C's final values, as a tile is written. */
+typedef enum nb_epi_kind {
+    NB_EPI_NONE = 0,
+    NB_EPI_BIAS_ACT, /* C = act(C + bias[j]): a layer's forward output         */
+    NB_EPI_DACT      /* C *= act'(Y[i][j]), act' written through the outputs Y:
+                        the delta of the layer below, from a backward GEMM    */
+} nb_epi_kind;
+
+/* A fused GEMM's epilogue, with its tensors as views. */
+typedef struct nb_be_epi {
+    nb_epi_kind kind;
+    nb_act act;          /* not softmax (row-wise)                               */
+    nb_view bias;        /* BIAS_ACT: (N)                                        */
+    nb_view Y;           /* DACT: (M, N), the same layout as C                    */
+    nb_view colsum;      /* (N), or .buf NULL: = Σ_i C_ij of the final C + beta · */
+    float colsum_beta;   /* colsum's old value; 0 or 1                            */
+} nb_be_epi;
 
 typedef struct nb_prof {
     uint64_t calls;
@@ -96,6 +114,11 @@ typedef struct nb_backend_ops {
      * beta == 0 overwrites C without reading it. */
     nb_status (*gemm)(void *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
                       nb_view A, nb_view B, float beta, nb_view C);
+    /* The same with e applied to the final C (nb_be_epi). Optional: NULL
+     * makes the dispatch layer compose gemm, bias_act or act_backward, and
+     * col_sum, which is also what the result must equal within rounding. */
+    nb_status (*gemm_epi)(void *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                          nb_view A, nb_view B, float beta, nb_view C, const nb_be_epi *e);
     /* dst (rows, cols) row i = src row idx[i]; idx is an int32 view. */
     nb_status (*gather_rows)(void *ctx, size_t rows, size_t cols, nb_view src, nb_view idx,
                              nb_view dst);
@@ -188,6 +211,13 @@ nb_status nb_be_fill(nb_backend *be, size_t n, float value, nb_view x);
 nb_status nb_be_sync(nb_backend *be);
 nb_status nb_be_gemm(nb_backend *be, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
                      nb_view A, nb_view B, float beta, nb_view C);
+/* A GEMM fused with what the training step does next to its output: a
+ * forward layer's bias and activation, or the backward delta's activation
+ * derivative, and the column sums of the result (the bias gradient). One
+ * op on backends that fuse it, the composition on the others. */
+nb_status nb_be_gemm_epi(nb_backend *be, bool ta, bool tb, size_t M, size_t N, size_t K,
+                         float alpha, nb_view A, nb_view B, float beta, nb_view C,
+                         const nb_be_epi *e);
 nb_status nb_be_gather_rows(nb_backend *be, size_t rows, size_t cols, size_t src_rows,
                             nb_view src, nb_view idx, nb_view dst);
 nb_status nb_be_bias_act(nb_backend *be, nb_act act, size_t rows, size_t cols, nb_view bias,

@@ -100,11 +100,17 @@ nb_status nb_pass_forward(nb_model *m, nb_pass *p, size_t rows, nb_view x, bool 
         size_t in = (size_t)m->widths[l], out = (size_t)m->widths[l + 1];
         nb_view X = l == 0 ? x : nb_view_at(&p->act, p->act_off[l]);
         nb_view Y = nb_view_at(&p->act, p->act_off[l + 1]);
-        /* Y (B, out) = X (B, in) · A_lᵀ, then σ(Y + b_l) in place. */
-        NB_TRY(nb_be_gemm(be, false, true, rows, out, in, 1.0f, X, nb_model_w(m, &m->theta, l),
-                          0.0f, Y));
-        NB_TRY(nb_be_bias_act(be, pass_act(m, l, logits), rows, out, nb_model_b(m, &m->theta, l),
-                              Y));
+        /* Y (B, out) = σ(X (B, in) · A_lᵀ + b_l), σ applied as the product
+         * is written; softmax, row-wise, after it. */
+        nb_act act = pass_act(m, l, logits);
+        nb_view b = nb_model_b(m, &m->theta, l), W = nb_model_w(m, &m->theta, l);
+        if (act == NB_ACT_SOFTMAX) {
+            NB_TRY(nb_be_gemm(be, false, true, rows, out, in, 1.0f, X, W, 0.0f, Y));
+            NB_TRY(nb_be_bias_act(be, act, rows, out, b, Y));
+        } else {
+            nb_be_epi e = {.kind = NB_EPI_BIAS_ACT, .act = act, .bias = b};
+            NB_TRY(nb_be_gemm_epi(be, false, true, rows, out, in, 1.0f, X, W, 0.0f, Y, &e));
+        }
     }
     return NB_OK;
 }
@@ -126,21 +132,25 @@ nb_status nb_pass_loss_grad(nb_model *m, nb_pass *p, size_t rows, nb_view x, nb_
     if (pass_act(m, L - 1, true) != NB_ACT_IDENTITY)
         NB_TRY(nb_be_act_backward(be, m->acts[L - 1], rows * (size_t)m->widths[L],
                                   nb_pass_out(m, p), D));
+    /* ∇b_{L-1} = Σ_rows D_{L-1}; the lower layers' come with their deltas. */
+    NB_TRY(nb_be_col_sum(be, rows, (size_t)m->widths[L], beta, D, nb_model_b(m, &m->grad, L - 1)));
 
     for (int l = L - 1; l >= 0; l--) {
         size_t in = (size_t)m->widths[l], out = (size_t)m->widths[l + 1];
         nb_view X = l == 0 ? x : nb_view_at(&p->act, p->act_off[l]);
-        /* ∇A_l (out, in) = D_lᵀ (out, B) · X_l (B, in);  ∇b_l = Σ_rows D_l. */
+        /* ∇A_l (out, in) = D_lᵀ (out, B) · X_l (B, in). */
         NB_TRY(nb_be_gemm(be, true, false, out, in, rows, 1.0f, D, X, beta,
                           nb_model_w(m, &m->grad, l)));
-        NB_TRY(nb_be_col_sum(be, rows, out, beta, D, nb_model_b(m, &m->grad, l)));
         if (l == 0) break; /* layer 1's input needs no gradient */
-        /* D_{l-1} (B, in) = D_l (B, out) · A_l (out, in), then ⊙ σ'_{l-1}. */
+        /* D_{l-1} (B, in) = D_l (B, out) · A_l (out, in) ⊙ σ'_{l-1}(X_l), the
+         * derivative applied as the product is written, and ∇b_{l-1} =
+         * Σ_rows D_{l-1} taken from it there. */
         h ^= 1;
         nb_view Dp = nb_view_at(&p->delta, h * p->delta_half);
-        NB_TRY(nb_be_gemm(be, false, false, rows, in, out, 1.0f, D, nb_model_w(m, &m->theta, l),
-                          0.0f, Dp));
-        NB_TRY(nb_be_act_backward(be, m->acts[l - 1], rows * in, X, Dp));
+        nb_be_epi e = {.kind = NB_EPI_DACT, .act = m->acts[l - 1], .Y = X,
+                       .colsum = nb_model_b(m, &m->grad, l - 1), .colsum_beta = beta};
+        NB_TRY(nb_be_gemm_epi(be, false, false, rows, in, out, 1.0f, D,
+                              nb_model_w(m, &m->theta, l), 0.0f, Dp, &e));
         D = Dp;
     }
     return NB_OK;

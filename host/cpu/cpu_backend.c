@@ -95,6 +95,18 @@ static nb_status cpu_gemm(void *vctx, bool ta, bool tb, size_t M, size_t N, size
     return nb_cpu_gemm_run(c->gemm, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C), NULL);
 }
 
+static nb_status cpu_gemm_epi(void *vctx, bool ta, bool tb, size_t M, size_t N, size_t K,
+                              float alpha, nb_view A, nb_view B, float beta, nb_view C,
+                              const nb_be_epi *e)
+{
+    cpu_ctx *c = vctx;
+    nb_gemm_epi ge = {.kind = e->kind, .act = e->act,
+                      .bias = e->kind == NB_EPI_BIAS_ACT ? F(e->bias) : NULL,
+                      .Y = e->kind == NB_EPI_DACT ? F(e->Y) : NULL,
+                      .colsum = e->colsum.buf ? F(e->colsum) : NULL, .colsum_beta = e->colsum_beta};
+    return nb_cpu_gemm_run(c->gemm, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C), &ge);
+}
+
 static const nb_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -107,6 +119,7 @@ static const nb_backend_ops cpu_ops = {
     .fill = cpu_fill,
     .sync = NULL,
     .gemm = cpu_gemm,
+    .gemm_epi = cpu_gemm_epi,
     .gather_rows = nb_cpu_gather_rows,
     .bias_act = nb_cpu_bias_act,
     .act_backward = nb_cpu_act_backward,

@@ -243,11 +243,11 @@ static nb_status room(float **buf, size_t *cap, size_t n)
     return NB_OK;
 }
 
-/* colsum[j] = Σ_b partial[b][j], in block order. */
-static void sum_blocks(const float *partial, size_t blocks, size_t N, float *colsum)
+/* colsum[j] = Σ_b partial[b][j] (+ colsum[j] when beta is 1), in block order. */
+static void sum_blocks(const float *partial, size_t blocks, size_t N, float beta, float *colsum)
 {
-    memcpy(colsum, partial, N * sizeof(float));
-    for (size_t b = 1; b < blocks; b++)
+    if (beta == 0.0f) memset(colsum, 0, N * sizeof(float));
+    for (size_t b = 0; b < blocks; b++)
         for (size_t c = 0; c < N; c++) colsum[c] += partial[b * N + c];
 }
 
@@ -283,7 +283,7 @@ static void tiny(const job *j)
             float *o = j->C + i * N + c;
             *o = j->alpha * s + (j->beta != 0.0f ? j->beta * *o : 0.0f);
         }
-    if (j->e->colsum) memset(j->e->colsum, 0, N * sizeof(float));
+    if (j->e->colsum && j->e->colsum_beta == 0.0f) memset(j->e->colsum, 0, N * sizeof(float));
     if (j->e->kind != NB_EPI_NONE || j->e->colsum)
         j->g->isa->epi_rows(0, M, N, j->C, j->e, j->e->colsum);
 }
@@ -344,7 +344,7 @@ nb_status nb_cpu_gemm_run(nb_cpu_gemm *g, bool ta, bool tb, size_t M, size_t N, 
             memset(j.partial, 0, tasks * N * sizeof(float));
         }
         run_tasks(g, parallel, tasks, dot_task, &j);
-        if (e->colsum) sum_blocks(j.partial, tasks, N, e->colsum);
+        if (e->colsum) sum_blocks(j.partial, tasks, N, e->colsum_beta, e->colsum);
         return NB_OK;
     }
     const size_t mr = (size_t)isa->mr, nr = (size_t)isa->nr;
@@ -368,6 +368,6 @@ nb_status nb_cpu_gemm_run(nb_cpu_gemm *g, bool ta, bool tb, size_t M, size_t N, 
     tiles(g, &j);
     run_tasks(g, parallel, j.n_k * (j.a_chunks + j.b_chunks), pack_task, &j);
     run_tasks(g, parallel, ((M + j.mc - 1) / j.mc) * j.n_ct, tile_task, &j);
-    if (e->colsum) sum_blocks(j.partial, groups, N, e->colsum);
+    if (e->colsum) sum_blocks(j.partial, groups, N, e->colsum_beta, e->colsum);
     return NB_OK;
 }

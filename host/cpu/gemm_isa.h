@@ -13,22 +13,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "nabla.h"
-
-/* What happens to C's final values as a tile is written (an epilogue). */
-typedef enum nb_epi_kind {
-    NB_EPI_NONE = 0,
-    NB_EPI_BIAS_ACT, /* C = act(C + bias[j]): a layer's forward output       */
-    NB_EPI_DACT      /* C *= act'(Y[i][j]), act' in terms of the output Y:
-                        a layer's delta from the next layer's backward GEMM   */
-} nb_epi_kind;
+#include "backend.h"
 
 typedef struct nb_gemm_epi {
     nb_epi_kind kind;
     nb_act act;         /* not softmax (row-wise: the caller does it apart)   */
     const float *bias;  /* BIAS_ACT: (N), or NULL for no bias                 */
     const float *Y;     /* DACT: (M, N) row-major, the same layout as C       */
-    float *colsum;      /* (N) or NULL: Σ_i of the final C, overwritten        */
+    float *colsum;      /* (N) or NULL: Σ_i of the final C + colsum_beta · colsum */
+    float colsum_beta;  /* 0 or 1                                              */
 } nb_gemm_epi;
 
 /* One micro-tile's part of a GEMM's epilogue, as the kernels see it:
