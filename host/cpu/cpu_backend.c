@@ -1,11 +1,14 @@
 /*
  * cpu_backend.c — the pure-C backend: every op of the training step on
- * the host, in float, single-threaded.
+ * the host, in float.
  *
  * Buffers are plain aligned host arrays. GEMM is the blocked kernel in
- * cpu_gemm.c; the element-wise ops are single passes in float. Sums that
- * decide halting (loss, ‖g‖²) are accumulated in double in index order, so
- * they are deterministic and as accurate as the reference's.
+ * cpu_gemm.c, whose large products run on the backend's thread pool
+ * (cpu_pool.c; nb_cpu_default_threads workers, the calling thread one of
+ * them); the element-wise ops are single passes in float on the calling
+ * thread. Sums that decide halting (loss, ‖g‖²) are accumulated in double
+ * in index order, so they are deterministic and as accurate as the
+ * reference's.
  * Nothing here allocates after creation except buf_alloc itself.
  */
 #include "cpu/cpu_backend.h"
@@ -20,7 +23,7 @@
 
 typedef struct cpu_ctx {
     float *apack, *bpack; /* GEMM packing buffers, allocated once */
-    int threads;          /* GEMM threads; apack holds one A buffer each */
+    nb_pool *pool;        /* GEMM workers; apack holds one A buffer each */
 } cpu_ctx;
 
 #define F(v) ((float *)(v).buf->handle + (v).off)
@@ -37,6 +40,7 @@ static void cpu_destroy(void *vctx)
 {
     cpu_ctx *c = vctx;
     if (!c) return;
+    nb_pool_free(c->pool);
     free(c->apack);
     free(c->bpack);
     free(c);
@@ -97,7 +101,7 @@ static nb_status cpu_gemm(void *vctx, bool ta, bool tb, size_t M, size_t N, size
                           nb_view A, nb_view B, float beta, nb_view C)
 {
     cpu_ctx *c = vctx;
-    nb_cpu_gemm(c->apack, c->bpack, c->threads, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C));
+    nb_cpu_gemm(c->apack, c->bpack, c->pool, ta, tb, M, N, K, alpha, F(A), F(B), beta, F(C));
     return NB_OK;
 }
 
@@ -268,11 +272,18 @@ nb_status nb_cpu_backend_create(nb_backend **out)
         free(c);
         return NB_NOMEM("nb_cpu_backend_create", sizeof *be + sizeof *c);
     }
-    c->threads = nb_cpu_gemm_threads();
-    c->apack = alloc_aligned((size_t)c->threads * nb_cpu_gemm_apack_floats * sizeof(float));
+    int threads = nb_cpu_default_threads();
+    nb_status st = nb_pool_create(threads, &c->pool);
+    if (st != NB_OK) {
+        cpu_destroy(c);
+        free(be);
+        return NB_FAIL(st, "nb_cpu_backend_create: %d threads (NABLA_THREADS sets fewer): %s",
+                       threads, nb_last_error());
+    }
+    c->apack = alloc_aligned((size_t)threads * nb_cpu_gemm_apack_floats * sizeof(float));
     c->bpack = alloc_aligned(nb_cpu_gemm_bpack_floats * sizeof(float));
     if (!c->apack || !c->bpack) {
-        size_t want = ((size_t)c->threads * nb_cpu_gemm_apack_floats + nb_cpu_gemm_bpack_floats) *
+        size_t want = ((size_t)threads * nb_cpu_gemm_apack_floats + nb_cpu_gemm_bpack_floats) *
                       sizeof(float);
         cpu_destroy(c);
         free(be);

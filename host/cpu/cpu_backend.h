@@ -8,23 +8,19 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "cpu/cpu_pool.h"
 
 /* Floats each packing buffer of nb_cpu_gemm needs (allocated once): the
- * A buffer per thread, the B buffer once. */
+ * A buffer per pool worker, the B buffer once. */
 extern const size_t nb_cpu_gemm_apack_floats;
 extern const size_t nb_cpu_gemm_bpack_floats;
-enum { NB_CPU_MAX_THREADS = 64 };
-
-/* Threads the GEMM will use: NABLA_THREADS if set (1 … 64), else every
- * core OpenMP sees (OMP_NUM_THREADS); 1 in a build without OpenMP. */
-int nb_cpu_gemm_threads(void);
 
 /* C (M, N) = alpha · op(A) · op(B) + beta · C, using the packing buffers
- * (Apack: threads × nb_cpu_gemm_apack_floats). Large products split their
- * rows over the threads; each output is still summed by one thread in the
- * same order, so the result is the same to the bit for any thread count.
- * Float accumulation. */
-void nb_cpu_gemm(float *Apack, float *Bpack, int threads, bool ta, bool tb, size_t M, size_t N,
+ * (Apack: nb_pool_threads(pool) × nb_cpu_gemm_apack_floats). Large products
+ * split their rows over the pool's workers (pool NULL: the caller alone);
+ * each output is still summed by one thread in the same order, so the
+ * result is the same to the bit for any thread count. Float accumulation. */
+void nb_cpu_gemm(float *Apack, float *Bpack, nb_pool *pool, bool ta, bool tb, size_t M, size_t N,
                  size_t K, float alpha, const float *A, const float *B, float beta, float *C);
 
 #endif

@@ -10,8 +10,9 @@
  * pattern, zero-pads the edges so the micro-kernel never branches, and
  * folds α in. Block sizes keep a B panel strip in L1 and the A block in L2.
  *
- * Large products split the row blocks over threads (OpenMP): one thread
- * packs each B panel, then each packs and multiplies its own row blocks.
+ * Large products split the row blocks over the pool's workers: the caller
+ * packs each B panel, then the row blocks are tasks that go to whichever
+ * worker is free, each packing its own A block.
  * Summation order over K is fixed by the blocking, independent of data and
  * of threads (each output is summed by one thread), so results are
  * bit-for-bit reproducible for any thread count. Accumulation is in
@@ -26,9 +27,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 enum { MR = 6, NR = 16, KC = 256, MC = 96, NC = 1024 };
 
@@ -145,52 +143,47 @@ static void macro_kernel(size_t mc, size_t nc, size_t kc, const float *Ap, const
     }
 }
 
-/* The three loops, for one thread of a team or for the caller alone: the
- * work-sharing below binds to an enclosing parallel region, if any. Ap is
- * this thread's A buffer; nblk row blocks of mcb rows. */
-static void blocks(float *Ap, float *Bpack, bool ta, bool tb, size_t M, size_t N, size_t K,
-                   float alpha, const float *A, const float *B, float *C, size_t nblk, size_t mcb)
+/* One k-slice of one column block: what a row-block task needs. */
+typedef struct slice {
+    float *Apack; /* one A buffer per worker */
+    const float *Bpack, *A;
+    float *C;
+    bool ta;
+    size_t M, N, K, mcb, j0, nc, k0, kc;
+    float alpha;
+} slice;
+
+/* Task b: row block b of the slice, packed into this worker's A buffer. */
+static void row_block(void *arg, size_t b, int worker)
+{
+    const slice *s = arg;
+    size_t i0 = b * s->mcb;
+    if (i0 >= s->M) return;
+    size_t mc = s->M - i0 < s->mcb ? s->M - i0 : s->mcb;
+    float *Ap = s->Apack + (size_t)worker * nb_cpu_gemm_apack_floats;
+    pack_a(s->A, s->ta, s->M, s->K, i0, mc, s->k0, s->kc, s->alpha, Ap);
+    macro_kernel(mc, s->nc, s->kc, Ap, s->Bpack, s->C + i0 * s->N + s->j0, s->N);
+}
+
+/* The three loops: B packed by the caller, then one pool job per k-slice
+ * whose tasks are the nblk row blocks of mcb rows (pool NULL: all on the
+ * caller). */
+static void blocks(nb_pool *pool, float *Apack, float *Bpack, bool ta, bool tb, size_t M, size_t N,
+                   size_t K, float alpha, const float *A, const float *B, float *C, size_t nblk,
+                   size_t mcb)
 {
     for (size_t j0 = 0; j0 < N; j0 += NC) {
         size_t nc = N - j0 < NC ? N - j0 : NC;
         for (size_t k0 = 0; k0 < K; k0 += KC) {
             size_t kc = K - k0 < KC ? K - k0 : KC;
-#pragma omp single
             pack_b(B, tb, N, K, k0, kc, j0, nc, Bpack);
-#pragma omp for schedule(static)
-            for (size_t b = 0; b < nblk; b++) {
-                size_t i0 = b * mcb;
-                if (i0 >= M) continue;
-                size_t mc = M - i0 < mcb ? M - i0 : mcb;
-                pack_a(A, ta, M, K, i0, mc, k0, kc, alpha, Ap);
-                macro_kernel(mc, nc, kc, Ap, Bpack, C + i0 * N + j0, N);
-            }
+            slice s = {Apack, Bpack, A, C, ta, M, N, K, mcb, j0, nc, k0, kc, alpha};
+            nb_pool_for(pool, nblk, row_block, &s);
         }
     }
 }
 
-int nb_cpu_gemm_threads(void)
-{
-    const char *env = getenv("NABLA_THREADS");
-    long n = env && *env ? strtol(env, NULL, 10) : 0;
-#ifdef _OPENMP
-    if (n < 1) n = omp_get_max_threads();
-#else
-    n = 1;
-#endif
-    return n < 1 ? 1 : n > NB_CPU_MAX_THREADS ? NB_CPU_MAX_THREADS : (int)n;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-void nb_cpu_gemm(float *Apack, float *Bpack, int threads, bool ta, bool tb, size_t M, size_t N,
+void nb_cpu_gemm(float *Apack, float *Bpack, nb_pool *pool, bool ta, bool tb, size_t M, size_t N,
                  size_t K, float alpha, const float *A, const float *B, float beta, float *C)
 {
     /* β first, in one pass, so every block below only accumulates. */
@@ -200,19 +193,18 @@ void nb_cpu_gemm(float *Apack, float *Bpack, int threads, bool ta, bool tb, size
         for (size_t i = 0; i < M * N; i++) C[i] *= beta;
     }
     if (alpha == 0.0f) return;
-    int nt = (double)M * (double)N * (double)K < PAR_MIN_FMAS ? 1 : threads;
-    /* Row blocks of at most MC rows; on several threads, a multiple of the
-     * thread count of them, of even height (a multiple of MR), so the
-     * threads get equal shares. Row blocking does not touch the order in
-     * which an output sums over K. */
+    int nt = (double)M * (double)N * (double)K < PAR_MIN_FMAS ? 1 : nb_pool_threads(pool);
+    /* Row blocks of at most MC rows; on several threads, at least 4 per
+     * thread where M allows (heights a multiple of MR), handed out one at
+     * a time: a thread whose core is busy with another process takes
+     * fewer, and the others do the rest. Row blocking does not touch the
+     * order in which an output sums over K. */
     size_t nblk = (M + MC - 1) / MC, mcb = MC;
-    if (nt > 1) {
-        nblk = (size_t)nt * ((M + (size_t)nt * MC - 1) / ((size_t)nt * MC));
-        mcb = ((M + nblk - 1) / nblk + MR - 1) / MR * MR;
-#pragma omp parallel num_threads(nt)
-        blocks(Apack + (size_t)thread_id() * nb_cpu_gemm_apack_floats, Bpack, ta, tb, M, N, K,
-               alpha, A, B, C, nblk, mcb);
-    } else { /* no team at all: waking one costs more than a small product */
-        blocks(Apack, Bpack, ta, tb, M, N, K, alpha, A, B, C, nblk, mcb);
+    if (nt > 1 && nblk < 4 * (size_t)nt) {
+        size_t want = 4 * (size_t)nt;
+        mcb = ((M + want - 1) / want + MR - 1) / MR * MR;
+        nblk = (M + mcb - 1) / mcb;
     }
+    /* no job at all for a small product: waking a worker costs more */
+    blocks(nt > 1 ? pool : NULL, Apack, Bpack, ta, tb, M, N, K, alpha, A, B, C, nblk, mcb);
 }
