@@ -338,6 +338,7 @@ static void test_create_free_cycles(void **state)
  * behind. (Under ASan or TSan, whose allocators need address space of
  * their own, the limit would break the sanitizer instead: skipped.)
  */
+#ifndef UNDER_SANITIZER
 static long vm_size_kib(void)
 {
     char line[256];
@@ -348,6 +349,7 @@ static long vm_size_kib(void)
     if (f) fclose(f);
     return kib;
 }
+#endif
 
 static void test_create_failure_cleans_up(void **state)
 {
