@@ -7,7 +7,8 @@
  * cmd_bench.c parses the flags and loops over workloads × devices,
  * bench_run.c measures one pair, bench_report.c prints the table and writes
  * the JSON, bench_cross.c sweeps batch sizes (or widths) for the point where
- * OpenCL overtakes the cpu backend.
+ * OpenCL overtakes the cpu backend, bench_contend.c runs the cpu backend
+ * beside busy processes of its own (--contention).
  */
 #ifndef NB_CLI_BENCH_H
 #define NB_CLI_BENCH_H
@@ -17,7 +18,7 @@
 
 #include "nabla.h"
 
-enum { NB_BENCH_MAX_WIDTHS = 33 };
+enum { NB_BENCH_MAX_WIDTHS = 33, NB_BENCH_MAX_CONTENTION = 256 };
 
 /* Fixed by the method: SGD with this step size, sigmoid everywhere, MSE. */
 #define NB_BENCH_LR 0.1
@@ -65,6 +66,8 @@ typedef struct nb_bench_stat {
 typedef struct nb_bench_result {
     const nb_bench_spec *spec;
     char device[32];        /* "cpu", "opencl:0.0"                            */
+    char label[32];         /* the table's name for it when not the device's  */
+    int threads;            /* cpu: the backend's threads; 0 on OpenCL        */
     char device_name[160];  /* nb_backend_name                                */
     char driver[64];        /* OpenCL driver version; "" for cpu              */
     char error[512];        /* why nothing was measured; "" when it ran       */
@@ -99,6 +102,9 @@ typedef struct nb_bench_config {
     FILE *out;              /* table and notes                                */
     int progress;           /* one line per phase on stderr                   */
     int print_profile;      /* --profile: each profiled repetition's per-op table */
+    int contention;         /* --contention: busy processes beside the runs;
+                             * results then come in pairs per workload: the
+                             * cpu at its default threads, then at one    */
 } nb_bench_config;
 
 /* Parameters after NB_BENCH_CHECK_STEPS updates on the cpu backend. */
@@ -139,5 +145,22 @@ int nb_bench_write_json(const char *path, const nb_bench_config *c, const nb_ben
 
 /* Run the crossover sweep; returns the exit status. */
 int nb_bench_crossover(nb_bench_cross *x, const char *opencl_device, const nb_bench_config *c);
+
+/* --contention (bench_contend.c). Start n busy processes (forked children,
+ * each a tight loop at normal priority) and stop them on SIGINT/SIGTERM
+ * too: 0, or -1 after printing why (none is left running then). */
+int nb_bench_busy_start(int n);
+/* Stop and reap them (also when none were started). */
+void nb_bench_busy_stop(void);
+/* Measure s on the cpu backend at its default thread count, or at one
+ * thread when one_thread (as nb_bench_measure; labels the row). */
+int nb_bench_measure_threads(const nb_bench_spec *s, const nb_dataset *d, int one_thread,
+                             const float *ref0, const float *ref, size_t n_ref,
+                             const nb_bench_config *c, nb_bench_result *r);
+/* The summary under the table: per workload, both figures and their ratio. */
+void nb_bench_print_contention(FILE *f, const nb_bench_result *r, int n, const nb_bench_config *c);
+/* Default ÷ one thread for the pair at r (r[0] default, r[1] one thread):
+ * samples/s medians; NaN when either did not run. */
+double nb_bench_contention_ratio(const nb_bench_result *r);
 
 #endif

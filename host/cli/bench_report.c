@@ -79,16 +79,16 @@ void nb_bench_print_header(FILE *f)
 
 void nb_bench_print_row(FILE *f, const nb_bench_result *r)
 {
-    const char *w = r->spec->name;
+    const char *w = r->spec->name, *dev = r->label[0] ? r->label : r->device;
     if (r->error[0]) {
-        fprintf(f, "%-9s %-11s ERROR: %s\n", w, r->device, r->error);
+        fprintf(f, "%-9s %-11s ERROR: %s\n", w, dev, r->error);
         return;
     }
     if (r->check_ok == 0) {
         double tol = NB_BENCH_ATOL + NB_BENCH_RTOL * fabs(r->worst_want);
         fprintf(f, "%-9s %-11s MISMATCH vs cpu after %d updates: theta[%zu] = %.9g, cpu %.9g, "
                    "|d| = %.3g > %.3g (= %g + %g*|cpu|); no timing\n",
-                w, r->device, NB_BENCH_CHECK_STEPS, r->worst_index, r->worst_got, r->worst_want,
+                w, dev, NB_BENCH_CHECK_STEPS, r->worst_index, r->worst_got, r->worst_want,
                 fabs(r->worst_got - r->worst_want), tol, NB_BENCH_ATOL, NB_BENCH_RTOL);
         return;
     }
@@ -110,7 +110,7 @@ void nb_bench_print_row(FILE *f, const nb_bench_result *r)
     else snprintf(build, sizeof build, "%.0f/%.1f ms", r->build_cold_ms, r->build_cached_ms);
     snprintf(rss, sizeof rss, "%.0f", r->peak_rss_mib);
     snprintf(chk, sizeof chk, "ok %.1e", r->worst_abs);
-    fprintf(f, ROW_FMT, w, r->device, sps, stp, gf, kern, xfer, host, by, build, rss, chk);
+    fprintf(f, ROW_FMT, w, dev, sps, stp, gf, kern, xfer, host, by, build, rss, chk);
 }
 
 void nb_bench_print_notes(FILE *f, const nb_bench_result *r, int n, const nb_bench_config *c)
@@ -120,8 +120,8 @@ void nb_bench_print_notes(FILE *f, const nb_bench_result *r, int n, const nb_ben
         if (!r[i].error[0] && r[i].check_ok == 1 && r[i].steps_per_rep < r[i].nominal_steps)
             fprintf(f, "note: %s on %s: a full repetition (%ld updates) would exceed %g s, so each "
                        "repetition ran %ld updates (steps_per_rep in the JSON)\n",
-                    r[i].spec->name, r[i].device, r[i].nominal_steps, c->max_rep_seconds,
-                    r[i].steps_per_rep);
+                    r[i].spec->name, r[i].label[0] ? r[i].label : r[i].device, r[i].nominal_steps,
+                    c->max_rep_seconds, r[i].steps_per_rep);
         rss_reset &= r[i].rss_per_result;
     }
     fprintf(f,
@@ -137,7 +137,8 @@ void nb_bench_print_notes(FILE *f, const nb_bench_result *r, int n, const nb_ben
     for (int i = 0; i < n; i++) {
         if (r[i].error[0] || r[i].check_ok != 1) continue;
         fprintf(f, "%s%s/%s %+.0f%%", any ? ", " : "  profiling slowed that repetition by: ",
-                r[i].spec->name, r[i].device, 100.0 * r[i].profile_overhead);
+                r[i].spec->name, r[i].label[0] ? r[i].label : r[i].device,
+                100.0 * r[i].profile_overhead);
         any = 1;
     }
     if (any) fputc('\n', f);
@@ -207,6 +208,9 @@ static void json_result(FILE *f, const nb_bench_result *r)
     fputs(", \"device\": ", f), jstr(f, r->device);
     fputs(", \"device_name\": ", f), jstr(f, r->device_name[0] ? r->device_name : NULL);
     fputs(", \"driver\": ", f), jstr(f, r->driver[0] ? r->driver : NULL);
+    fputs(", \"threads\": ", f);
+    if (r->threads > 0) fprintf(f, "%d", r->threads);
+    else fputs("null", f);
     fputs(", \"layers\": ", f), jwidths(f, s->widths, s->n_widths);
     fprintf(f, ", \"batch\": %zu, \"full_batch\": %s, \"n\": %zu", full ? s->n : s->batch,
             full ? "true" : "false", s->n);
@@ -280,6 +284,30 @@ static void json_cross(FILE *f, const nb_bench_cross *x)
     fputs("}", f);
 }
 
+/* "contention": null, or the busy processes and, per workload, the cpu's
+ * samples/s at its default threads and at one (results in pairs). */
+static void json_contention(FILE *f, const nb_bench_config *c, const nb_bench_result *r, int n)
+{
+    fputs(",\n  \"contention\": ", f);
+    if (c->contention <= 0) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "{\"processes\": %d, \"comparisons\": [", c->contention);
+    for (int i = 0; i + 1 < n; i += 2) {
+        int ok = !isnan(nb_bench_contention_ratio(&r[i]));
+        fputs(i ? ",\n" : "\n", f);
+        fputs("    {\"workload\": ", f), jstr(f, r[i].spec->name);
+        fprintf(f, ", \"default_threads\": %d, \"default_samples_per_s\": ", r[i].threads);
+        jnum(f, ok ? r[i].samples_per_s.median : NAN);
+        fputs(", \"one_thread_samples_per_s\": ", f);
+        jnum(f, ok ? r[i + 1].samples_per_s.median : NAN);
+        fputs(", \"ratio\": ", f), jnum(f, nb_bench_contention_ratio(&r[i]));
+        fputc('}', f);
+    }
+    fputs(n > 1 ? "\n  ]}" : "]}", f);
+}
+
 /* The "model name" of the first processor in /proc/cpuinfo, or "". */
 static void cpu_model(char *buf, size_t n)
 {
@@ -338,6 +366,7 @@ int nb_bench_write_json(const char *path, const nb_bench_config *c, const nb_ben
     fputs(",\n  \"results\": [", f);
     for (int i = 0; i < n; i++) fputs(i ? ",\n" : "\n", f), json_result(f, &r[i]);
     fputs(n ? "\n  ]" : "]", f);
+    json_contention(f, c, r, n);
     if (x) fputs(",\n", f), json_cross(f, x);
     fputs("\n}\n", f);
     int bad = ferror(f) != 0;

@@ -25,6 +25,7 @@
 #include "cli/bench.h"
 #include "cli/profile.h"
 #include "clock.h"
+#include "cpu/cpu_pool.h"
 #include "rng.h"
 #include "status.h"
 
@@ -469,6 +470,8 @@ int nb_bench_measure(const nb_bench_spec *s, const nb_dataset *d, const char *de
         goto done;
     }
     describe(be, r);
+    /* The thread count the backend just read from the same environment. */
+    if (strcmp(r->device, "cpu") == 0) r->threads = nb_cpu_default_threads();
     if (nb_backend_note(be)[0] && strncmp(nb_backend_name(be), "cpu", 3) == 0)
         fprintf(stderr, "nabla bench: --device %s: using cpu, OpenCL unavailable: %s\n", device,
                 nb_backend_note(be));

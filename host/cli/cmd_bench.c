@@ -5,8 +5,8 @@
  *
  * This file holds the flags and the loop over workloads × devices (the
  * workloads are bench_workloads.c's, shared with bench/); bench_run.c
- * measures, bench_report.c prints and
- * writes JSON, bench_cross.c does --crossover. Peers (PyTorch, OpenBLAS,
+ * measures, bench_report.c prints and writes JSON, bench_cross.c does
+ * --crossover, bench_contend.c the busy processes of --contention. Peers (PyTorch, OpenBLAS,
  * CLBlast) are not run here: they belong in bench/.
  */
 #include <getopt.h>
@@ -20,6 +20,7 @@
 #include "cli/bench.h"
 #include "cli/bench_workloads.h"
 #include "cli/commands.h"
+#include "cpu/cpu_pool.h"
 #include "nabla.h"
 
 static const char bench_help[] =
@@ -64,6 +65,11 @@ static const char bench_help[] =
     "                      where OpenCL gets faster\n"
     "  --sweep-width       with --crossover: sweep the hidden width 32 ... 2048\n"
     "                      at --batch (default 256) instead\n"
+    "  --contention N      instead: start N busy processes (1 ... 256, each a\n"
+    "                      tight loop at normal priority), time the workloads on\n"
+    "                      the cpu at its default thread count and at 1 thread\n"
+    "                      beside them, stop them, and report both figures and\n"
+    "                      their ratio (default / 1 thread)\n"
     "  -h, --help          this help\n"
     "\n"
     "Method (bench/README.md). For each workload and device: train 3\n"
@@ -80,6 +86,9 @@ static const char bench_help[] =
     "tiny) still measure the loss and gradient norm at every iterate: that is\n"
     "nb_train's full-batch algorithm, and it is timed as such.\n"
     "\n"
+    "The cpu backend runs its large matrix products on NABLA_THREADS threads,\n"
+    "by default the CPUs this process may use (affinity mask, cgroup quota).\n"
+    "\n"
     "Exit status: 0 measured and every check passed, 1 a check failed or a\n"
     "run failed, 2 bad arguments, 3 a requested device failed.\n";
 
@@ -90,6 +99,7 @@ typedef struct bench_args {
     int widths[NB_BENCH_MAX_WIDTHS], n_widths;
     long batch, n, iters, epochs, reps; /* -1: not given; batch 0: full */
     int crossover, sweep_width;
+    long contention; /* busy processes; 0: none */
     nb_bench_config cfg;
 } bench_args;
 
@@ -101,7 +111,8 @@ static const struct option long_opts[] = {
     {"json", required_argument, 0, 'j'},     {"crossover", no_argument, 0, 'C'},
     {"sweep-width", no_argument, 0, 'W'},    {"seed", required_argument, 0, 's'},
     {"max-rep-seconds", required_argument, 0, 'M'}, {"profile", no_argument, 0, 'P'},
-    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    {"contention", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
 
 /* auto, cpu, opencl, all or opencl:P.D with P and D whole numbers. */
 static int device_ok(const char *d)
@@ -152,6 +163,7 @@ static int parse_opt(int c, const char *v, bench_args *a)
     case 'W': return a->sweep_width = 1, 1;
     case 's': return nb_arg_u64(cmd, "--seed", v, &a->cfg.seed);
     case 'M': return nb_arg_double(cmd, "--max-rep-seconds", v, 0.0, 86400.0, 1, 0, &a->cfg.max_rep_seconds);
+    case 'c': return nb_arg_long(cmd, "--contention", v, 1, NB_BENCH_MAX_CONTENTION, &a->contention);
     }
     return 0;
 }
@@ -210,16 +222,30 @@ static int make_devices(const char *device, char devs[][32])
     return k;
 }
 
-/* Every workload on every device; the table rows as they finish. */
+/* Every workload on every device; the table rows as they finish. With
+ * --contention, the devices are the cpu at its default threads and at one,
+ * beside the busy processes. */
 static int run_all(const bench_args *a, const nb_bench_spec *specs, int n_specs)
 {
     char devs[MAX_DEVICES][32];
-    int n_devs = make_devices(a->device, devs), code = NB_EXIT_OK, n_res = 0;
-    int explicit = strcmp(a->device, "all") != 0;
+    int contended = a->cfg.contention > 0;
+    int n_devs = contended ? 2 : make_devices(a->device, devs), code = NB_EXIT_OK, n_res = 0;
+    if (contended) snprintf(devs[0], 32, "cpu"), snprintf(devs[1], 32, "cpu");
+    int explicit = contended || strcmp(a->device, "all") != 0;
     FILE *f = a->cfg.out;
     nb_bench_result *res = calloc((size_t)(n_specs * n_devs), sizeof *res);
     if (!res) return fprintf(stderr, "nabla bench: out of memory\n"), NB_EXIT_FAIL;
     for (int i = 0; i < n_specs; i++) nb_bench_print_napkin(f, &specs[i]);
+    if (contended) {
+        fprintf(f, "contention: %d busy process%s at normal priority beside every run "
+                   "(%ld CPUs online, the cpu backend's default %d threads)\n",
+                a->cfg.contention, a->cfg.contention == 1 ? "" : "es",
+                sysconf(_SC_NPROCESSORS_ONLN), nb_cpu_default_threads());
+        if (nb_bench_busy_start(a->cfg.contention) != 0) {
+            free(res);
+            return NB_EXIT_FAIL;
+        }
+    }
     fputc('\n', f);
     nb_bench_print_header(f);
     fflush(f);
@@ -238,7 +264,8 @@ static int run_all(const bench_args *a, const nb_bench_spec *specs, int n_specs)
         }
         for (int j = 0; j < n_devs; j++) {
             nb_bench_result *r = &res[n_res++];
-            int dc = nb_bench_measure(s, d, devs[j], ref0, ref, n_ref, &a->cfg, r);
+            int dc = contended ? nb_bench_measure_threads(s, d, j == 1, ref0, ref, n_ref, &a->cfg, r)
+                               : nb_bench_measure(s, d, devs[j], ref0, ref, n_ref, &a->cfg, r);
             nb_bench_print_row(f, r);
             fflush(f);
             /* A device asked for by name must work (exit 3, and every
@@ -255,7 +282,13 @@ static int run_all(const bench_args *a, const nb_bench_spec *specs, int n_specs)
         free(ref);
         nb_dataset_free(d);
     }
+    nb_bench_busy_stop(); /* before anything else is printed or written */
     fputc('\n', f);
+    if (contended) {
+        /* a failed pair leaves an odd count: only whole pairs are compared */
+        nb_bench_print_contention(f, res, n_res - n_res % 2, &a->cfg);
+        fputc('\n', f);
+    }
     nb_bench_print_notes(f, res, n_res, &a->cfg);
     if (a->json && n_res > 0) {
         int jc = nb_bench_write_json(a->json, &a->cfg, res, n_res, NULL);
@@ -295,6 +328,11 @@ static int check_combination(const bench_args *a, int workload_given)
         return nb_cli_usage_error(cmd, "--iters and --epochs: give one"), 0;
     if (a->sweep_width && !a->crossover)
         return nb_cli_usage_error(cmd, "--sweep-width goes with --crossover"), 0;
+    if (a->contention > 0 && a->crossover)
+        return nb_cli_usage_error(cmd, "--contention and --crossover: give one"), 0;
+    if (a->contention > 0 && strcmp(a->device, "all") != 0 && strcmp(a->device, "cpu") != 0)
+        return nb_cli_usage_error(cmd, "--contention measures the cpu backend; drop --device "
+                                       "or give cpu"), 0;
     if (a->n_widths > 0 && workload_given)
         return nb_cli_usage_error(cmd, "--layers defines a custom workload; drop --workload"), 0;
     if (a->crossover) {
@@ -333,6 +371,7 @@ int nb_cmd_bench(int argc, char **argv)
     if (optind < argc) return nb_cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
     if (!check_combination(&a, workload_given)) return NB_EXIT_USAGE;
     if (a.reps > 0) a.cfg.reps = (int)a.reps;
+    a.cfg.contention = (int)a.contention;
     int json_stdout = a.json && !strcmp(a.json, "-");
     a.cfg.out = json_stdout ? stderr : stdout; /* stdout then holds the JSON alone */
     a.cfg.progress = isatty(fileno(stderr)) && !json_stdout;

@@ -11,7 +11,6 @@
 #include "cpu/cpu_pool.h"
 #include "cpu/gemm_isa.h"
 
-enum { NB_CPU_MAX_THREADS = 64 };
 
 /* The GEMM of one backend: its kernels, block sizes and each worker's
  * packing buffers, all chosen and allocated once. */

@@ -7,7 +7,11 @@ since other JSON readers refuse them), that every documented field is
 present with the right type, and that the numbers agree with each other:
 medians lie within [min, max], samples/s = steps/s x batch, GFLOP/s =
 samples/s x FLOPs per sample / 1e9, the FLOP count matches 2P + 2P + 2(P - P1)
-from the layers, and every correctness check passed. No speed is asserted.
+from the layers, and every correctness check passed; the cpu's results
+carry its thread count. A --contention run has its results in pairs per
+workload (the cpu at its default threads, then at one) and a "contention"
+object whose ratios are the pairs' samples/s medians divided; other runs
+have "contention": null. No speed is asserted.
 
 usage: bench_json_check.py NABLA_BINARY WORK_DIR
 """
@@ -71,6 +75,9 @@ def check_result(i, r):
     if r.get("error") is not None:
         return fail(where, f"error: {r['error']}")
     cpu = r["device"] == "cpu"
+    t = r.get("threads")
+    if cpu != (isinstance(t, int) and not isinstance(t, bool) and t >= 1) or not (cpu or t is None):
+        fail(where, f"threads should be a count >= 1 exactly for the cpu: {t!r}")
     if cpu != (r.get("driver") is None) or not (cpu or isinstance(r.get("driver"), str)):
         fail(where, f"driver should be null exactly for the cpu: {r.get('driver')!r}")
     if cpu != (r.get("build_ms") is None):
@@ -137,7 +144,39 @@ def check_document(path):
         return fail(path, "results is missing or empty")
     for i, r in enumerate(res):
         check_result(i, r)
-    return res
+    return doc
+
+
+def check_contention(path, doc, processes):
+    c = doc.get("contention")
+    if processes == 0:
+        if c is not None:
+            fail(path, f"contention should be null without --contention: {c!r}")
+        return
+    res = doc["results"]
+    if not isinstance(c, dict) or c.get("processes") != processes:
+        return fail(path, f"contention.processes should be {processes}: {c!r}")
+    comps = c.get("comparisons")
+    if not isinstance(comps, list) or len(res) != 2 * len(comps) or not comps:
+        return fail(path, f"{len(res)} results for {comps!r}: want two per comparison")
+    for i, k in enumerate(comps):
+        where = f"{path}: contention.comparisons[{i}]"
+        dflt, one = res[2 * i], res[2 * i + 1]
+        if not (dflt["workload"] == one["workload"] == k.get("workload")):
+            fail(where, f"workloads {dflt['workload']}, {one['workload']}, {k.get('workload')!r}")
+        if dflt["device"] != "cpu" or one["device"] != "cpu":
+            fail(where, "contention runs are on the cpu")
+        if k.get("default_threads") != dflt.get("threads") or one.get("threads") != 1:
+            fail(where, f"threads {k.get('default_threads')!r} / {dflt.get('threads')!r}, "
+                        f"then {one.get('threads')!r} (want 1)")
+        want = {"default_samples_per_s": dflt["samples_per_s"]["median"],
+                "one_thread_samples_per_s": one["samples_per_s"]["median"]}
+        for key, v in want.items():
+            if not is_num(k.get(key)) or not close(k[key], v):
+                fail(where, f"{key} {k.get(key)!r} is not the result's median {v}")
+        ratio = want["default_samples_per_s"] / want["one_thread_samples_per_s"]
+        if not is_num(k.get("ratio")) or not close(k["ratio"], ratio, 1e-5):
+            fail(where, f"ratio {k.get('ratio')!r} != {ratio}")
 
 
 def run(nabla, args, out):
@@ -160,11 +199,18 @@ def main():
         # all: the cpu and every OpenCL device this machine has
         (["--layers", "3,5,2", "--batch", "4", "--n", "16", "--iters", "20", "--device", "all"],
          "custom.json"),
+        # one busy process beside the cpu at its default threads, then at one
+        (["--workload", "tiny", "--device", "cpu", "--reps", "5", "--contention", "1"],
+         "contention.json"),
     ]
     for args, name in runs:
         path = os.path.join(work, name)
         run(nabla, args, path)
-        res = check_document(path)
+        doc = check_document(path)
+        res = doc.get("results") if isinstance(doc, dict) else None
+        if isinstance(res, list):
+            busy = int(args[args.index("--contention") + 1]) if "--contention" in args else 0
+            check_contention(path, doc, busy)
         devices = [r.get("device") for r in res or []]
         print(f"{name}: {len(devices)} result(s) on {', '.join(map(str, devices))}")
     if errors:

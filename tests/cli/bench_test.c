@@ -4,7 +4,9 @@
  * and (when there is one) on OpenCL; the FLOP count it prints and writes
  * matches a hand count; bad flags exit 2 naming the flag; a missing
  * OpenCL library leaves `--device all` on the cpu and fails an explicit
- * `--device opencl` with status 3.
+ * `--device opencl` with status 3; --contention prints both figures and
+ * their ratio and leaves no busy process behind, on success, on a failed
+ * check and on Ctrl-C.
  *
  * No speed is asserted anywhere: speed lives in benchmarks, not tests.
  * bench_json_check.py validates the JSON's fields and arithmetic.
@@ -17,12 +19,23 @@
 
 #include "cli/run_cli.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 static int have_opencl;
 static char json_text[1 << 16];
 
 static int setup(void **state)
 {
     if (cli_setup(state) != 0) return -1;
+#ifdef __linux__
+    /* Orphans of the runs come here, where assert_no_children sees them. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return -1;
+#endif
     int code = run("devices", NULL);
     have_opencl = code == 0 && strstr(out_text, "<- auto") != NULL;
     print_message("OpenCL device available: %s\n", have_opencl ? "yes" : "no");
@@ -210,6 +223,124 @@ static void test_mismatch(void **state)
     assert_non_null(strstr(json_text, "\"time_split_per_step\": null"));
 }
 
+/* Orphans of the nabla runs come to this process (a subreaper, set in
+ * setup): a busy process that nabla neither reaped nor stopped would be
+ * one, running or a zombie. Fails if there is any. */
+static void assert_no_children(void)
+{
+#ifdef __linux__
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid != -1 || errno != ECHILD) {
+        print_error("a process was left behind (waitpid: %d)\n", (int)pid);
+        fail();
+    }
+#endif
+}
+
+/* The row of a cpu run at `threads` threads that passed the check. */
+static void assert_thread_row(const char *workload, int threads)
+{
+    char dev[32];
+    snprintf(dev, sizeof dev, "cpu %d thr", threads);
+    assert_row(workload, dev);
+}
+
+static void test_contention(void **state)
+{
+    (void)state;
+    const char *path = json_path("contention.json");
+    assert_exit(run("bench", "--contention", "1", "--workload", "tiny", "--device", "cpu", "--reps",
+                    "5", "--json", path, NULL), 0);
+    assert_no_children();
+    assert_non_null(strstr(out_text, "contention: 1 busy process at normal priority beside every run"));
+    /* The default count first, then one thread; then the summary. */
+    const char *dflt = strstr(out_text, "default ");
+    assert_non_null(dflt);
+    int threads = atoi(dflt + strlen("default "));
+    assert_true(threads >= 1);
+    assert_thread_row("tiny", threads);
+    assert_thread_row("tiny", 1);
+    char want[64];
+    snprintf(want, sizeof want, "\n  tiny      %d thread", threads);
+    const char *sum = strstr(out_text, want);
+    assert_non_null(sum);
+    assert_non_null(strstr(sum, ", 1 thread "));
+    assert_non_null(strstr(sum, ": ratio "));
+    slurp(path, json_text, sizeof json_text);
+    assert_non_null(strstr(json_text, "\"contention\": {\"processes\": 1, \"comparisons\": ["));
+    assert_non_null(strstr(json_text, "\"workload\": \"tiny\", \"default_threads\": "));
+    assert_non_null(strstr(json_text, "\"threads\": 1,"));
+    assert_null(strstr(json_text, "\"ratio\": null"));
+    /* Without --contention: null, and the cpu's thread count all the same. */
+    path = json_path("plain.json");
+    assert_exit(run("bench", "--layers", "2,3,1", "--n", "8", "--batch", "4", "--iters", "5",
+                    "--device", "cpu", "--json", path, NULL), 0);
+    slurp(path, json_text, sizeof json_text);
+    assert_non_null(strstr(json_text, "\"contention\": null"));
+    snprintf(want, sizeof want, "\"threads\": %d,", threads);
+    assert_non_null(strstr(json_text, want));
+    /* Flags that do not go with it. */
+    assert_int_equal(run("bench", "--contention", "0", NULL), 2);
+    assert_non_null(strstr(err_text, "--contention"));
+    assert_int_equal(run("bench", "--contention", "1", "--device", "opencl", NULL), 2);
+    assert_non_null(strstr(err_text, "--contention"));
+    assert_int_equal(run("bench", "--contention", "1", "--crossover", NULL), 2);
+    assert_non_null(strstr(err_text, "--contention"));
+    assert_no_children();
+}
+
+/* A failed run (the check fails) still stops the busy processes. */
+static void test_contention_failed_run(void **state)
+{
+    (void)state;
+    static const char *const env[] = {"NABLA_BENCH_PERTURB=0.01", NULL};
+    assert_int_equal(run_env(env, "bench", "--contention", "2", "--layers", "3,5,2", "--n", "16",
+                             "--batch", "4", "--iters", "5", NULL), 1);
+    assert_non_null(strstr(out_text, "MISMATCH"));
+    assert_non_null(strstr(out_text, "no ratio: a run failed"));
+    assert_no_children();
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Ctrl-C in the middle of the runs: the busy processes are stopped and
+ * reaped, and the signal ends nabla as it would have. */
+static void test_contention_interrupted(void **state)
+{
+    (void)state;
+    char out[300];
+    snprintf(out, sizeof out, "%s/interrupted.txt", tmpdir);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(out, "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(cli, cli, "bench", "--contention", "2", "--layers", "2,8,1", "--n", "4", "--iters",
+              "1000000000", (char *)NULL);
+        _exit(127);
+    }
+    /* The table's header comes once the busy processes run. */
+    for (int i = 0; i < 3000; i++) {
+        slurp(out, out_text, sizeof out_text);
+        if (strstr(out_text, "samples/s (min-max)")) break;
+        sleep_ms(10);
+    }
+    assert_non_null(strstr(out_text, "samples/s (min-max)"));
+    sleep_ms(200); /* into the runs */
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGINT);
+    sleep_ms(100); /* a busy process nabla did not stop dies (PR_SET_PDEATHSIG) and comes here */
+    assert_no_children();
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -227,7 +358,9 @@ int main(void)
         cmocka_unit_test(test_custom_opencl), cmocka_unit_test(test_flop_count),
         cmocka_unit_test(test_json_stdout), cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_no_opencl),   cmocka_unit_test(test_mismatch),
-        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_help),        cmocka_unit_test(test_contention),
+        cmocka_unit_test(test_contention_failed_run),
+        cmocka_unit_test(test_contention_interrupted),
     };
     return cmocka_run_group_tests(tests, setup, cli_teardown);
 }
