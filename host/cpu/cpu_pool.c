@@ -101,7 +101,7 @@ typedef struct worker {
 
 struct nb_pool {
     int threads;
-    int started; /* workers running, 1 … threads − 1 */
+    int started; /* workers started, 0 … threads − 1 */
     /* The job, written by the caller before it publishes `claim`. */
     task_fn fn;
     void *arg;
