@@ -80,27 +80,34 @@ static inline vf vpow2_split(vf n, vf *second)
 }
 
 /*
- * e^x: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts, so r is exact to
- * float rounding), e^r by its Taylor series to r^7 (truncation below 5e-9
- * relative), times 2^n. Inputs are clamped to [−104, 89]: beyond, the
- * result is 0 or overflows to Inf anyway.
+ * The shared core of e^x and e^x − 1: c = n·ln2 + r with |r| ≤ ln2/2 (ln2
+ * in two parts, so r is exact to float rounding); returns the polynomial
+ * part P of e^r = 1 + r + r²·P, the Taylor series to r^8 (truncation below
+ * 5e-9 relative), and n in *n.
  */
-static inline vf nb_vexp(vf x)
+static inline vf exp_reduced(vf c, vf *n, vf *r)
 {
     const float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f,
                 ln2_lo = 1.428606765330187e-06f;
+    *n = vround(c * log2e);
+    *r = (c - *n * ln2_hi) - *n * ln2_lo;
+    vf p = 1.0f / 5040 + *r * (1.0f / 40320);
+    p = 1.0f / 720 + *r * p;
+    p = 1.0f / 120 + *r * p;
+    p = 1.0f / 24 + *r * p;
+    p = 1.0f / 6 + *r * p;
+    return 0.5f + *r * p;
+}
+
+/* e^x: e^r · 2^n. Inputs are clamped to [−104, 89]: beyond, the result is
+ * 0 or overflows to Inf anyway. */
+static inline vf nb_vexp(vf x)
+{
     vi nan = x != x;
     vf c = vsel(nan, vsplat(0.0f), x); /* no NaN reaches the int conversion */
     c = vsel(c < -104.0f, vsplat(-104.0f), c);
     c = vsel(c > 89.0f, vsplat(89.0f), c);
-    vf n = vround(c * log2e);
-    vf r = (c - n * ln2_hi) - n * ln2_lo;
-    vf p = 1.0f / 5040 + r * (1.0f / 40320);
-    p = 1.0f / 720 + r * p;
-    p = 1.0f / 120 + r * p;
-    p = 1.0f / 24 + r * p;
-    p = 1.0f / 6 + r * p;
-    p = 0.5f + r * p;
+    vf n, r, p = exp_reduced(c, &n, &r);
     p = 1.0f + r + r * r * p;
     vf s2, s1 = vpow2_split(n, &s2);
     return vsel(nan, x, p * s1 * s2);
@@ -109,19 +116,10 @@ static inline vf nb_vexp(vf x)
 /* e^z − 1 for z ≤ 0 without cancellation near 0: 2^n·(e^r − 1) + (2^n − 1). */
 static inline vf nb_vexpm1_neg(vf z)
 {
-    const float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f,
-                ln2_lo = 1.428606765330187e-06f;
     vi nan = z != z;
     vf c = vsel(z < -30.0f, vsplat(-30.0f), z); /* e^-30 − 1 is −1 in float */
     c = vsel(nan, vsplat(0.0f), c);               /* the caller restores NaN */
-    vf n = vround(c * log2e);
-    vf r = (c - n * ln2_hi) - n * ln2_lo;
-    vf p = 1.0f / 5040 + r * (1.0f / 40320);
-    p = 1.0f / 720 + r * p;
-    p = 1.0f / 120 + r * p;
-    p = 1.0f / 24 + r * p;
-    p = 1.0f / 6 + r * p;
-    p = 0.5f + r * p;
+    vf n, r, p = exp_reduced(c, &n, &r);
     vf em_r = r + r * r * p;            /* e^r − 1 */
     vi ni = __builtin_convertvector(n, vi);
     vf s = (vf)((ni + 127) << 23);      /* n ≥ −44: a normal 2^n */
