@@ -20,6 +20,11 @@ iterations) cut to about --max-rep-seconds when that is shorter, since
 only the rate matters. Median, min and max of samples/s and steps/s, for
 torch.set_num_threads(1) and (2); the best of the two is the peer figure.
 
+Device: --device cpu (default) or cuda. On cuda, data and model live on
+the GPU, TF32 is switched off (float32 GEMMs, as nabla's), each
+repetition ends with torch.cuda.synchronize(), and only one "thread
+count" is timed (the GPU does the work).
+
 Prints one JSON document on stdout (also written to --json FILE) and a
 short table on stderr. Without PyTorch it prints
 {"skipped": "skipped: not installed"} and exits 0.
@@ -74,14 +79,16 @@ class Trainer:
     """One workload's training loop, resumable step by step so repetitions
     continue the same run (epochs wrap around with a new permutation)."""
 
-    def __init__(self, torch, w, n, seed):
+    def __init__(self, torch, w, n, seed, device):
         self.torch = torch
-        self.x, self.y = make_data(torch, w, n, seed)
+        self.device = device
+        x, y = make_data(torch, w, n, seed)
+        self.x, self.y = x.to(device), y.to(device)
         self.n = n
         self.batch = w["batch"] if 0 < w["batch"] < n else n
         self.full = self.batch == n
         torch.manual_seed(seed)
-        self.model = make_model(torch, w["widths"])
+        self.model = make_model(torch, w["widths"]).to(device)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
         self.gen = torch.Generator().manual_seed(seed + 1)
         self.perm, self.pos = None, n
@@ -94,7 +101,8 @@ class Trainer:
             xb, yb = self.x, self.y
         else:
             if self.pos >= self.n:
-                self.perm, self.pos = self.torch.randperm(self.n, generator=self.gen), 0
+                perm = self.torch.randperm(self.n, generator=self.gen)
+                self.perm, self.pos = perm.to(self.device), 0
             idx = self.perm[self.pos:self.pos + self.batch]
             self.pos += self.batch
             xb, yb = self.x[idx], self.y[idx]
@@ -110,6 +118,8 @@ class Trainer:
         t0 = time.perf_counter()
         for _ in range(steps):
             samples += self.step()
+        if self.device != "cpu":
+            self.torch.cuda.synchronize()  # the queued kernels are part of the time
         dt = time.perf_counter() - t0
         self.loss = float(self._last.detach())
         return dt, samples
@@ -125,7 +135,7 @@ def nominal_steps(w, n):
 def measure(torch, w, threads, args):
     n = w["n"] if not args.quick else min(w["n"], 4096 if w["id"] != "W4" else w["n"])
     torch.set_num_threads(threads)
-    tr = Trainer(torch, w, n, args.seed)
+    tr = Trainer(torch, w, n, args.seed, args.device)
     # Warm-up: allocator, first-touch and thread-pool start; also a rate
     # estimate that sets how many steps fit in one repetition.
     warm = 3 if w["id"] != "W4" else 200
@@ -143,7 +153,7 @@ def measure(torch, w, threads, args):
     return {
         "workload": w["name"], "id": w["id"],
         "layers": "-".join(str(v) for v in w["widths"]),
-        "n": n, "batch": tr.batch, "threads": threads,
+        "n": n, "batch": tr.batch, "threads": threads, "device": args.device,
         "steps_per_rep": steps, "nominal_steps": nominal_steps(w, n), "reps": args.reps,
         "samples_per_s": stat(sps), "steps_per_s": stat(stps),
         "gflops_median": flops_per_sample(w["widths"]) * statistics.median(sps) * 1e-9,
@@ -177,6 +187,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run: small N, short repetitions")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", metavar="FILE", help="also write the JSON here")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="cpu (default) or cuda (float32, TF32 off)")
     args = ap.parse_args()
     if args.reps < 5:
         ap.error("--reps must be at least 5")
@@ -190,11 +202,21 @@ def main():
         emit({"peer": "pytorch", "skipped": "skipped: not installed", "env": env}, args.json)
         return 0
 
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            emit({"peer": "pytorch", "skipped": "skipped: no CUDA device", "env": env}, args.json)
+            return 0
+        # float32 as nabla computes it: no TF32 in matmuls or cuDNN.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
     want = args.workloads.split(",") if args.workloads != "all" else None
     chosen = [w for w in WORKLOADS if not want or w["id"] in want or w["name"] in want]
     if not chosen:
         ap.error("no workload matches --workloads %s" % args.workloads)
     threads = [int(t) for t in args.threads.split(",")]
+    if args.device == "cuda":
+        threads = threads[:1]  # the host thread count does not change GPU work
 
     results = []
     torch.set_grad_enabled(True)
@@ -216,7 +238,7 @@ def main():
     except Exception:  # only informative
         pass
     doc = {
-        "peer": "pytorch", "torch": torch.__version__, "blas": blas, "env": env,
+        "peer": "pytorch", "device": args.device, "torch": torch.__version__, "blas": blas, "env": env,
         "loss": "F.mse_loss(out, y, reduction='sum') / batch = (1/B)·Σ‖F−y‖²",
         "optimizer": "torch.optim.SGD(lr=%g)" % LR, "quick": args.quick,
         "results": results, "best": best,
