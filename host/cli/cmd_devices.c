@@ -42,7 +42,7 @@ int nb_cmd_devices(int argc, char **argv)
     printf("cpu          pure-C backend (always available)\n");
     if (nb_opencl_devices(d, 64, &n, &pick) != NB_OK) {
         printf("opencl       none: %s\n", nb_cli_error());
-        printf("auto         -> cpu (pure C): OpenCL unavailable\n");
+        printf("auto         -> cpu (pure C): OpenCL unavailable: %s\n", nb_cli_error());
         return NB_EXIT_OK;
     }
     /* The reason, from the devices listed here (more than 64 is not a
