@@ -29,8 +29,8 @@ typedef struct nb_backend_kind {
 } nb_backend_kind;
 
 /*
- * The backends, slowest first: "auto" tries them from the last to the
- * first, so the cpu, which always starts, is the fallback. A build
+ * The backends. "auto" takes the OpenCL device nb_device_auto_choice
+ * picks, else the cpu, which always starts and is the fallback. A build
  * without OpenCL links the stand-in of opencl/cl_none.c, which says why
  * there is none (and still refuses a malformed "opencl:P.D" as bad input).
  */
@@ -38,7 +38,7 @@ static const nb_backend_kind kinds[] = {
     {"cpu", false, "cpu", nb_cpu_backend_create},
     {"opencl", true, "opencl, opencl:P.D", nb_cl_backend_create},
 };
-enum { N_KINDS = sizeof kinds / sizeof *kinds };
+enum { N_KINDS = sizeof kinds / sizeof *kinds, KIND_CPU = 0, KIND_OPENCL = 1 };
 
 static nb_status make(const nb_backend_kind *k, const char *spec, nb_backend **out)
 {
@@ -52,6 +52,37 @@ static nb_status make(const nb_backend_kind *k, const char *spec, nb_backend **o
     }
     *out = be;
     return NB_OK;
+}
+
+/* What "auto" uses: *pick >= 0 and spec "P.D" for an OpenCL device, or
+ * *pick -1 and why, one line, for the cpu. An error status only when the
+ * list could not even be had (why says so too). */
+static nb_status auto_pick(char *spec, size_t spec_n, char *why, size_t why_n, int *pick)
+{
+    int cap = 64, n = 0;
+    nb_device_info *devs = NULL;
+    nb_status st;
+    *pick = -1;
+    for (;;) { /* once, or twice when there are more devices than room */
+        nb_device_info *grown = realloc(devs, sizeof *devs * (size_t)cap);
+        if (!grown) {
+            st = NB_NOMEM("nb_backend_create", sizeof *devs * (size_t)cap);
+            break;
+        }
+        devs = grown;
+        st = nb_opencl_devices(devs, cap, &n, pick);
+        if (st != NB_OK || n <= cap) break;
+        cap = n;
+    }
+    if (st != NB_OK) {
+        *pick = -1;
+        snprintf(why, why_n, "OpenCL unavailable: %s", nb_last_error());
+    } else {
+        *pick = nb_device_auto_choice(devs, n, why, why_n);
+        if (*pick >= 0) snprintf(spec, spec_n, "%d.%d", devs[*pick].platform, devs[*pick].device);
+    }
+    free(devs);
+    return st;
 }
 
 nb_status nb_backend_create(const char *device, nb_backend **out)
@@ -73,18 +104,18 @@ nb_status nb_backend_create(const char *device, nb_backend **out)
         }
         return NB_FAIL(NB_ERR_ARG, "nb_backend_create: unknown device '%s' (%s)", device, forms);
     }
-    /* auto: the fastest kind that starts; when one failed first, its
-     * reason becomes the note of the one that did. */
+    /* auto: the device the rule picks, named "P.D" so that the backend
+     * opens that very one; the cpu otherwise, or when the device fails to
+     * start, with the reason as its note. */
     char why[sizeof((nb_backend *)0)->facts.note] = "";
-    nb_status st = NB_ERR_INTERNAL;
-    for (int i = N_KINDS - 1; i >= 0; i--) {
-        st = make(&kinds[i], NULL, out);
-        if (st == NB_OK) {
-            if (i < N_KINDS - 1) snprintf((*out)->facts.note, sizeof (*out)->facts.note, "%s", why);
-            return NB_OK;
-        }
-        snprintf(why, sizeof why, "%s", nb_last_error());
+    char spec[32];
+    int pick = -1;
+    if (auto_pick(spec, sizeof spec, why, sizeof why, &pick) == NB_OK && pick >= 0) {
+        if (make(&kinds[KIND_OPENCL], spec, out) == NB_OK) return NB_OK;
+        snprintf(why, sizeof why, "OpenCL unavailable: %s", nb_last_error());
     }
+    nb_status st = make(&kinds[KIND_CPU], NULL, out);
+    if (st == NB_OK) snprintf((*out)->facts.note, sizeof (*out)->facts.note, "%s", why);
     return st;
 }
 

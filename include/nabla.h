@@ -87,13 +87,15 @@ typedef struct nb_backend nb_backend;
 /*
  * device:
  *   "cpu"        the pure-C backend;
- *   "opencl"     the first OpenCL GPU, else the first OpenCL device; fails
+ *   "opencl"     the device "auto" would choose, else (no GPU or
+ *                accelerator) the first OpenCL device of any type; fails
  *                (NB_ERR_BACKEND / NB_ERR_UNSUPPORTED) with the reason;
  *   "opencl:P.D" device D of platform P, as listed by nb_opencl_devices;
  *                NB_ERR_ARG if the name is not of that form, NB_ERR_BACKEND
  *                (with the devices platform P has) if it names no device;
- *   "auto"       like "opencl", but falls back to "cpu" on any failure and
- *                records why in nb_backend_note.
+ *   "auto"       the OpenCL device nb_device_auto_choice picks (a GPU,
+ *                else an accelerator), else "cpu"; falls back to "cpu" on
+ *                any failure too, and records why in nb_backend_note.
  * NULL means "auto".
  */
 nb_status nb_backend_create(const char *device, nb_backend **out);
@@ -101,7 +103,9 @@ void nb_backend_free(nb_backend *be);
 /* Human-readable name, e.g. "cpu" or "opencl:0.0 (device name)". Borrowed. */
 const char *nb_backend_name(const nb_backend *be);
 /* One line, "" when there is nothing to say. Borrowed. On the cpu after
- * "auto": why OpenCL could not be used. On OpenCL: why the kernel cache
+ * "auto": why no OpenCL device was used, either "OpenCL unavailable: " and
+ * the failure, or the reason of nb_device_auto_choice ("the only OpenCL
+ * devices are CPU devices (opencl:0.0); ..."). On OpenCL: why the kernel cache
  * was not used (a cache directory or entry that someone else could have
  * written: not owned by the user, writable by group or others, or an entry
  * that is a link or not a plain file), with the fix; the program was then
@@ -127,11 +131,42 @@ typedef struct nb_device_info {
 
 /*
  * List the OpenCL devices: up to cap entries into out, the total into
- * *count, and into *auto_pick the index "auto" and "opencl" would choose
- * (-1 if none). NB_ERR_UNSUPPORTED when this build has no OpenCL or no
- * loader or platform is installed; the message says which.
+ * *count, and into *auto_pick the index "auto" would choose (-1: the
+ * pure-C cpu backend; see nb_device_auto_choice). NB_ERR_UNSUPPORTED when
+ * this build has no OpenCL or no loader or platform is installed; the
+ * message says which.
  */
 nb_status nb_opencl_devices(nb_device_info *out, int cap, int *count, int *auto_pick);
+
+/*
+ * The device "auto" uses among devs[0 … n) (as nb_opencl_devices lists
+ * them), and why. The rule: the first GPU in platform order (P, then D of
+ * "opencl:P.D"), else the first accelerator, else -1: the pure-C cpu
+ * backend. A CPU-type OpenCL device is used only when named ("opencl",
+ * "opencl:P.D"): on the same cores the pure-C backend is faster. One line
+ * saying why goes into why (why_size bytes; why may be NULL), e.g. "the
+ * only GPU" or "the only OpenCL devices are CPU devices (opencl:0.0); ...".
+ * Reads nothing but its arguments and one test hook: with the environment
+ * variable NABLA_CL_AUTO_ANY=1, CPU devices count as GPUs.
+ */
+int nb_device_auto_choice(const nb_device_info *devs, int n, char *why, size_t why_size);
+
+/*
+ * Notices: one line (no newline) that a person may want to see while a
+ * call runs, such as "building kernels for opencl:0.0 (NAME) (first use;
+ * cached afterwards)" just before a backend compiles its device program
+ * from source, which can take seconds. The library never prints; it calls
+ * the handler, if one is set, and otherwise says nothing.
+ *
+ * The handler is process-wide: nb_set_notice_handler(NULL, NULL) removes
+ * it. Setting it is thread-safe, and a notice always reaches a handler
+ * with the user pointer it was set with. The handler runs on the thread
+ * whose call gives the notice, possibly on several threads at once, so it
+ * must be thread-safe itself if several threads create backends; the line
+ * is valid only during the call.
+ */
+typedef void (*nb_notice_fn)(void *user, const char *line);
+void nb_set_notice_handler(nb_notice_fn fn, void *user);
 
 /* Per-op timing ("compare device timings"). While enabled, every op's
  * calls, time, flops and bytes are accumulated: OpenCL times kernels with

@@ -473,7 +473,7 @@ int nb_bench_measure(const nb_bench_spec *s, const nb_dataset *d, const char *de
     /* The thread count the backend just read from the same environment. */
     if (strcmp(r->device, "cpu") == 0) r->threads = nb_cpu_default_threads();
     if (nb_backend_note(be)[0] && strncmp(nb_backend_name(be), "cpu", 3) == 0)
-        fprintf(stderr, "nabla bench: --device %s: using cpu, OpenCL unavailable: %s\n", device,
+        fprintf(stderr, "nabla bench: --device %s: using cpu, %s\n", device,
                 nb_backend_note(be));
     else if (nb_backend_note(be)[0])
         fprintf(stderr, "nabla bench: --device %s: %s\n", device, nb_backend_note(be));

@@ -1,6 +1,6 @@
 /*
  * cmd_devices.c — `nabla devices`: every OpenCL platform and device, and
- * which one "auto" would use.
+ * which one "auto" would use, and why.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,8 +15,13 @@ static const char devices_help[] =
     "\n"
     "List every OpenCL platform and device with its type, compute units,\n"
     "clock, global and local memory, largest buffer, work-group limit and\n"
-    "OpenCL version, and say which device --device auto would use. The\n"
-    "pure-C backend (--device cpu) is always available.\n"
+    "OpenCL version, and say which device --device auto would use, and why.\n"
+    "The pure-C backend (--device cpu) is always available.\n"
+    "\n"
+    "auto uses the first GPU in platform order (opencl:P.D, P then D), else\n"
+    "the first accelerator, else the pure-C backend. A CPU-type OpenCL device\n"
+    "is used only when named (--device opencl or opencl:P.D): on the same\n"
+    "cores the pure-C backend is faster.\n"
     "\n"
     "Exit status: 0 listed (or no OpenCL: the reason is printed), 2 bad arguments.\n";
 
@@ -33,12 +38,16 @@ int nb_cmd_devices(int argc, char **argv)
     if (optind < argc) return nb_cli_usage_error("devices", "unexpected argument '%s'", argv[optind]);
     nb_device_info d[64];
     int n = 0, pick = -1;
+    char why[512];
     printf("cpu          pure-C backend (always available)\n");
     if (nb_opencl_devices(d, 64, &n, &pick) != NB_OK) {
         printf("opencl       none: %s\n", nb_cli_error());
-        printf("auto         -> cpu\n");
+        printf("auto         -> cpu (pure C): OpenCL unavailable: %s\n", nb_cli_error());
         return NB_EXIT_OK;
     }
+    /* The reason, from the devices listed here (more than 64 is not a
+     * machine anyone has; the choice then names only those shown). */
+    pick = nb_device_auto_choice(d, n < 64 ? n : 64, why, sizeof why);
     for (int i = 0; i < n && i < 64; i++) {
         printf("opencl:%d.%d   %s%s\n", d[i].platform, d[i].device, d[i].name,
                i == pick ? "   <- auto" : "");
@@ -50,6 +59,9 @@ int nb_cmd_devices(int argc, char **argv)
                (unsigned long long)(d[i].local_mem / 1024), d[i].max_work_group);
         printf("             %s, driver %s\n", d[i].version, d[i].driver);
     }
-    printf("auto         -> opencl:%d.%d\n", d[pick].platform, d[pick].device);
+    if (pick < 0)
+        printf("auto         -> cpu (pure C): %s\n", why);
+    else
+        printf("auto         -> opencl:%d.%d: %s\n", d[pick].platform, d[pick].device, why);
     return NB_EXIT_OK;
 }

@@ -29,6 +29,15 @@ static const char main_help[] =
     "  --verbose        (with any command) error messages name nabla's source\n"
     "                   location too\n";
 
+/* The library's notices (a first kernel build), one line each on stderr,
+ * named like the command's own messages. */
+static char notice_cmd[32];
+static void print_notice(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "nabla %s: %s\n", notice_cmd, line);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -79,6 +88,8 @@ int main(int argc, char **argv)
         printf("nabla %s\n", NABLA_VERSION);
         return NB_EXIT_OK;
     }
+    snprintf(notice_cmd, sizeof notice_cmd, "%s", cmd);
+    nb_set_notice_handler(print_notice, NULL);
     if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return nb_cmd_eval(argc - 1, argv + 1);

@@ -52,10 +52,11 @@ int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
         /* A device the user named explicitly must not fail quietly. */
         return st == NB_ERR_ARG ? NB_EXIT_USAGE : NB_EXIT_DEVICE;
     }
-    /* On the cpu the note is why auto fell back; on OpenCL it is about the
-     * device's setup (a kernel cache not used) and the run goes on there. */
+    /* On the cpu the note is why auto chose it (no GPU, or OpenCL failed);
+     * on OpenCL it is about the device's setup (a kernel cache not used)
+     * and the run goes on there. */
     if (nb_backend_note(*be)[0] && strncmp(nb_backend_name(*be), "cpu", 3) == 0)
-        fprintf(stderr, "nabla %s: using cpu, OpenCL unavailable: %s\n", cmd, nb_backend_note(*be));
+        fprintf(stderr, "nabla %s: using cpu, %s\n", cmd, nb_backend_note(*be));
     else if (nb_backend_note(*be)[0])
         fprintf(stderr, "nabla %s: %s\n", cmd, nb_backend_note(*be));
     return 0;

@@ -69,7 +69,7 @@ typedef struct nb_cl_ctx {
 } nb_cl_ctx;
 
 /* ---- cl_device.c ---- */
-/* Pick a device: spec NULL = first GPU else first device; "P.D" = that one. */
+/* Pick a device: spec NULL = "opencl" (device_pick.c); "P.D" = that one. */
 nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out);
 
 /* ---- cl_tune.c ---- */

@@ -1,11 +1,12 @@
 /*
  * cl_device.c — finding OpenCL platforms and devices, describing them, and
- * the choice "auto" and "opencl" make: the first GPU, else the first device.
+ * handing the list to the choice "auto" and "opencl" make (device_pick.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_pick.h"
 #include "opencl/cl_backend.h"
 #include "opencl/cl_spec.h"
 #include "status.h"
@@ -100,12 +101,22 @@ static nb_status enumerate(nb_cl_device *devs, int cap, int *count)
     return NB_OK;
 }
 
-/* auto/opencl: the first GPU, else the first device of any kind. */
-static int default_pick(const nb_cl_device *devs, int n)
+/* The descriptions alone, for the choice in device_pick.c. */
+static nb_device_info *infos_of(const nb_cl_device *devs, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(devs[i].info.type, "GPU") == 0) return i;
-    return n > 0 ? 0 : -1;
+    nb_device_info *info = calloc(n > 0 ? (size_t)n : 1, sizeof *info);
+    for (int i = 0; info && i < n; i++) info[i] = devs[i].info;
+    return info;
+}
+
+/* "opencl": a GPU, else an accelerator, else the first device of any kind. */
+static nb_status default_pick(const nb_cl_device *devs, int n, int *pick)
+{
+    nb_device_info *info = infos_of(devs, n);
+    if (!info) return NB_NOMEM("nb_cl_pick_device", sizeof *info * (size_t)n);
+    *pick = nb_device_choose_named(info, n);
+    free(info);
+    return NB_OK;
 }
 
 /* Why "P.D" names no device: the devices platform P has, or, when it has
@@ -137,7 +148,7 @@ nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out)
     int n = 0, pick = -1;
     if (!devs) return NB_NOMEM("nb_cl_pick_device", sizeof *devs * MAX_PLATFORMS * MAX_DEVICES);
     nb_status st = enumerate(devs, MAX_PLATFORMS * MAX_DEVICES, &n);
-    if (st == NB_OK && !spec) pick = default_pick(devs, n);
+    if (st == NB_OK && !spec) st = default_pick(devs, n, &pick);
     if (st == NB_OK && spec) {
         for (int i = 0; i < n; i++)
             if (devs[i].info.platform == p && devs[i].info.device == d) pick = i;
@@ -159,11 +170,14 @@ nb_status nb_opencl_devices(nb_device_info *out, int cap, int *count, int *auto_
     if (!devs) return NB_NOMEM("nb_opencl_devices", sizeof *devs * MAX_PLATFORMS * MAX_DEVICES);
     int n = 0;
     nb_status st = enumerate(devs, MAX_PLATFORMS * MAX_DEVICES, &n);
+    nb_device_info *info = st == NB_OK ? infos_of(devs, n) : NULL;
+    if (st == NB_OK && !info) st = NB_NOMEM("nb_opencl_devices", sizeof *info * (size_t)n);
     if (st == NB_OK) {
         *count = n;
-        *auto_pick = default_pick(devs, n);
+        *auto_pick = nb_device_auto_choice(info, n, NULL, 0);
         for (int i = 0; i < n && i < cap; i++) out[i] = devs[i].info;
     }
+    free(info);
     free(devs);
     return st;
 }

@@ -30,6 +30,7 @@
 
 #include "act.h"
 #include "clock.h"
+#include "notice.h"
 #include "opencl/cl_backend.h"
 #include "status.h"
 
@@ -353,19 +354,35 @@ static void act_options(char *buf, size_t n)
     }
 }
 
+/* Say, once per program, that a build from source is about to start: it
+ * can take seconds, and the screen would otherwise stay blank. Whether it
+ * will be cached is known now: the cache is off, or it cannot be used
+ * (refused, with a note saying why, or unreadable), or the binary goes
+ * there. */
+static void tell_build(const nb_cl_ctx *c, int *told, int cache_on, int usable)
+{
+    if (*told) return;
+    *told = 1;
+    nb_notice("building kernels for opencl:%d.%d (%s) (%s)", c->dev.info.platform,
+              c->dev.info.device, c->dev.info.name,
+              !cache_on ? "the kernel cache is off: every start builds them"
+              : usable  ? "first use; cached afterwards"
+                        : "not cached");
+}
+
 /* Build once with the current tunables: from the cache when possible. */
-static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts)
+static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts, int *told)
 {
     char options[1024], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
     act_options(options, sizeof options);
     double t0 = nb_now();
     uint64_t key = cache_key(c, s, options);
-    int missing = 0, refused = 0, dfd = -1;
+    int missing = 0, refused = 0, dfd = -1, cache_on = cache_dir(dir, sizeof dir);
     c->program = NULL;
     facts->build_cached = 0;
     cache_name(name, sizeof name, key);
-    if (cache_dir(dir, sizeof dir)) {
+    if (cache_on) {
         dfd = cache_open_dir(facts, dir, &missing);
         size_t n;
         unsigned char *bin = dfd >= 0 ? cache_read(facts, dfd, dir, name, key, &n, &refused) : NULL;
@@ -377,6 +394,7 @@ static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *fa
     }
     nb_status st = NB_OK;
     if (!c->program) {
+        tell_build(c, told, cache_on, (dfd >= 0 || missing) && !refused);
         st = build_from_source(c, s, options, &c->program);
         /* A refused entry stays where it is: the note asks to remove it. */
         if (st == NB_OK && missing) dfd = cache_create_dir(facts, dir);
@@ -418,11 +436,12 @@ nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts)
     sources s;
     NB_TRY(load_sources(&s));
     nb_status st;
+    int told = 0; /* the build notice, at most once however often we rebuild */
     facts->build_seconds = 0.0;
     /* A kernel may allow fewer work-items than the device (registers):
      * step the GEMM configuration down until every GEMM kernel fits. */
     for (;;) {
-        st = build_once(c, &s, facts);
+        st = build_once(c, &s, facts, &told);
         if (st == NB_OK) st = create_kernels(c);
         if (st != NB_OK) break;
         size_t need = (size_t)(c->t.gemm_tm / c->t.gemm_wm) * (size_t)(c->t.gemm_tn / c->t.gemm_wn);

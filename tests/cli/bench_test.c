@@ -37,7 +37,7 @@ static int setup(void **state)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return -1;
 #endif
     int code = run("devices", NULL);
-    have_opencl = code == 0 && strstr(out_text, "<- auto") != NULL;
+    have_opencl = code == 0 && strstr(out_text, "\nopencl:") != NULL;
     print_message("OpenCL device available: %s\n", have_opencl ? "yes" : "no");
     return code == 0 ? 0 : -1;
 }

@@ -10,6 +10,9 @@
  *     exits 2, a well-formed one naming no device exits 3 and lists what
  *     the platform has;
  *   - a kernel cache directory writable by others: not used, one line says so;
+ *   - what auto picks and why, the same in `nabla devices` and `nabla
+ *     train`: a CPU-type OpenCL device only under NABLA_CL_AUTO_ANY=1;
+ *   - the one line a first kernel build prints, and not again once cached;
  *   - the binary does not link an OpenCL library at all.
  * Tests that need a working OpenCL device skip, saying so, without one.
  */
@@ -23,14 +26,14 @@
 
 #include "cli/run_cli.h"
 
-static int have_opencl;   /* `nabla devices` found a device          */
+static int have_opencl;   /* `nabla devices` listed a device         */
 static const char *no_cl; /* the reason expected without a loader    */
 
 static int setup(void **state)
 {
     if (cli_setup(state) != 0) return -1;
     int code = run("devices", NULL);
-    have_opencl = code == 0 && strstr(out_text, "<- auto") != NULL;
+    have_opencl = code == 0 && strstr(out_text, "\nopencl:") != NULL;
     /* A build with NABLA_OPENCL=OFF gives its own reason for every case. */
     no_cl = strstr(out_text, "built without OpenCL") ? "built without OpenCL" : NULL;
     print_message("OpenCL device available: %s\n", have_opencl ? "yes" : "no");
@@ -131,8 +134,10 @@ static void test_kernel_build_failure(void **state)
     }
     assert_null(strstr(out_text, "epoch"));
 
-    assert_int_equal(run_env(env, "train", "--device", "auto", "--epochs", "1", NULL), 0);
-    assert_non_null(strstr(err_text, "using cpu"));
+    /* auto reaches a CPU device (this machine's, perhaps) only by the hook. */
+    const char *const any[] = {kdir, cache, "NABLA_CL_AUTO_ANY=1", NULL};
+    assert_int_equal(run_env(any, "train", "--device", "auto", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(err_text, "using cpu, OpenCL unavailable: "));
     assert_non_null(strstr(err_text, where));
     assert_non_null(strstr(out_text, "stopped:"));
 
@@ -147,11 +152,12 @@ static void test_bad_tuning_variable(void **state)
 {
     (void)state;
     need_opencl();
-    static const char *const bad[] = {"NABLA_CL_GEMM_SMALL=lots", NULL};
+    static const char *const bad[] = {"NABLA_CL_GEMM_SMALL=lots", "NABLA_CL_AUTO_ANY=1", NULL};
     assert_int_equal(run_env(bad, "train", "--device", "opencl", "--epochs", "1", NULL), 2);
     assert_non_null(strstr(err_text, "NABLA_CL_GEMM_SMALL='lots'"));
     assert_int_equal(run_env(bad, "train", "--device", "auto", "--epochs", "1", NULL), 0);
-    assert_non_null(strstr(err_text, "using cpu"));
+    assert_non_null(strstr(err_text, "using cpu, OpenCL unavailable: "));
+    assert_non_null(strstr(err_text, "NABLA_CL_GEMM_SMALL='lots'"));
     /* Tiles whose work-item count overflows an int: refused, with the count. */
     static const char *const huge[] = {"NABLA_CL_GEMM=65536,65536,65536,1,1,1", NULL};
     assert_int_equal(run_env(huge, "train", "--device", "opencl", "--epochs", "1", NULL), 2);
@@ -234,10 +240,14 @@ static void test_shared_cache_is_refused(void **state)
     for (int i = 0; i < 2; i++) { /* the second start finds nothing cached either */
         assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", "--profile",
                                  NULL), 0);
-        snprintf(want, sizeof want, "nabla train: kernel cache %s is writable by others: not used "
-                                    "(chmod 700 %s)\n", cache, cache);
-        if (strcmp(err_text, want) != 0) {
-            print_error("expected stderr '%s', got '%s'\n", want, err_text);
+        /* The build is announced as one that will not be cached, then
+         * the note says why. */
+        snprintf(want, sizeof want, " (not cached)\nnabla train: kernel cache %s is writable by "
+                                    "others: not used (chmod 700 %s)\n", cache, cache);
+        const char *tail = strstr(err_text, want);
+        if (strncmp(err_text, "nabla train: building kernels for opencl:", 41) != 0 || !tail ||
+            tail[strlen(want)] != '\0' || strchr(err_text, '\n') != tail + 13) {
+            print_error("expected stderr '...%s', got '%s'\n", want, err_text);
             fail();
         }
         assert_non_null(strstr(out_text, "device opencl:"));
@@ -245,10 +255,105 @@ static void test_shared_cache_is_refused(void **state)
     }
     assert_int_equal(chmod(cache, 0700), 0);
     assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(err_text, "(first use; cached afterwards)"));
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
     assert_int_equal(err_text[0], '\0');
     assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", "--profile",
                              NULL), 0);
     assert_non_null(strstr(out_text, "(from cache)"));
+}
+
+/* The line "auto" in `nabla devices` ends in: "cpu (pure C): REASON" or
+ * "opencl:P.D: REASON". Copied into buf without the newline. */
+static void auto_line(char *buf, size_t n)
+{
+    const char *a = strstr(out_text, "\nauto         -> ");
+    assert_non_null(a);
+    a += strlen("\nauto         -> ");
+    size_t len = strcspn(a, "\n");
+    assert_true(len < n);
+    memcpy(buf, a, len);
+    buf[len] = '\0';
+}
+
+/* What auto picks, and why, is the same in `nabla devices` and in a run;
+ * a CPU-type OpenCL device is not picked (it is a GPU only to the hook). */
+static void test_auto_choice_and_reason(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {"NABLA_DEVICE=", "NABLA_CL_AUTO_ANY=", NULL};
+    char line[1024], want[1200];
+    assert_int_equal(run_env(plain, "devices", NULL), 0);
+    auto_line(line, sizeof line);
+    print_message("auto -> %s\n", line);
+    int gpu = strstr(out_text, "; GPU, ") || strstr(out_text, "; ACCEL, ");
+    int cpu_dev = strstr(out_text, "; CPU, ") != NULL;
+    if (have_opencl && cpu_dev && !gpu) /* this machine: PoCL and no GPU */
+        assert_non_null(strstr(line, "cpu (pure C): the only OpenCL devices are CPU devices ("));
+    if (gpu) assert_non_null(strstr(out_text, "   <- auto\n"));
+    else assert_null(strstr(out_text, "<- auto"));
+
+    assert_int_equal(run_env(plain, "train", "--epochs", "1", NULL), 0);
+    if (strncmp(line, "cpu (pure C): ", 14) == 0) {
+        /* One line: the cpu, and the same reason as `nabla devices` (a
+         * failure's message may name nabla's source location after it). */
+        snprintf(want, sizeof want, "nabla train: using cpu, %s", line + 14);
+        if (strncmp(err_text, want, strlen(want)) != 0 ||
+            strchr(err_text, '\n') != err_text + strlen(err_text) - 1) {
+            print_error("expected stderr '%s', got '%s'\n", want, err_text);
+            fail();
+        }
+        assert_non_null(strstr(out_text, "device cpu\n"));
+    } else {
+        /* "opencl:P.D: REASON": the run names the same device. */
+        const char *end = strstr(line, ": ");
+        assert_non_null(end);
+        snprintf(want, sizeof want, "device %.*s (", (int)(end - line), line);
+        assert_non_null(strstr(out_text, want));
+    }
+
+    if (!have_opencl) return;
+    /* The hook: a CPU device counts as a GPU, and says so. */
+    static const char *const any[] = {"NABLA_DEVICE=", "NABLA_CL_AUTO_ANY=1", NULL};
+    assert_int_equal(run_env(any, "devices", NULL), 0);
+    auto_line(line, sizeof line);
+    assert_int_equal(strncmp(line, "opencl:", 7), 0);
+    assert_non_null(strstr(out_text, "   <- auto\n"));
+    if (cpu_dev && !gpu) assert_non_null(strstr(line, "NABLA_CL_AUTO_ANY=1: CPU devices count"));
+    assert_int_equal(run_env(any, "train", "--epochs", "1", NULL), 0);
+    assert_non_null(strstr(out_text, "device opencl:"));
+    assert_null(strstr(err_text, "using cpu"));
+}
+
+/* A build from source says so in one line, before the wait; a start that
+ * finds the program cached says nothing; with the cache off, every start
+ * builds and the line says why. */
+static void test_first_build_line(void **state)
+{
+    (void)state;
+    need_opencl();
+    char env0[450];
+    snprintf(env0, sizeof env0, "NABLA_CACHE_DIR=%s/first-build-cache", tmpdir);
+    const char *const env[] = {env0, NULL};
+    static const char *const line = "nabla train: building kernels for opencl:";
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+    const char *at = strstr(err_text, line);
+    assert_non_null(at);
+    assert_null(strstr(at + strlen(line), "building kernels")); /* once */
+    at = strchr(at, '\n');
+    assert_non_null(at);
+    assert_int_equal(strncmp(at - 31, " (first use; cached afterwards)", 31), 0);
+    assert_non_null(strstr(out_text, "stopped:"));
+
+    assert_int_equal(run_env(env, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+    assert_null(strstr(err_text, "building kernels"));
+
+    static const char *const off[] = {"NABLA_CACHE_DIR=off", NULL};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run_env(off, "train", "--device", "opencl", "--epochs", "1", NULL), 0);
+        assert_non_null(strstr(err_text, line));
+        assert_non_null(strstr(err_text, "(the kernel cache is off: every start builds them)\n"));
+    }
 }
 
 /* The one binary must start where no OpenCL library exists at all. */
@@ -277,6 +382,8 @@ int main(void)
         cmocka_unit_test(test_devices_and_profile),
         cmocka_unit_test(test_absent_and_malformed_devices),
         cmocka_unit_test(test_shared_cache_is_refused),
+        cmocka_unit_test(test_auto_choice_and_reason),
+        cmocka_unit_test(test_first_build_line),
         cmocka_unit_test(test_binary_does_not_link_opencl),
     };
     return cmocka_run_group_tests(tests, setup, cli_teardown);

@@ -35,7 +35,7 @@ static int setup(void **state)
     dev_env[1] = NULL;
     if (strncmp(device, "opencl", 6) == 0) {
         int code = run("devices", NULL);
-        no_device = code != 0 || !strstr(out_text, "<- auto");
+        no_device = code != 0 || !strstr(out_text, "\nopencl:");
     }
     print_message("device %s%s\n", device, no_device ? " (not available)" : "");
     return 0;
