@@ -147,6 +147,20 @@ void nb_model_free(nb_model *m)
     free(m);
 }
 
+nb_status nb_model_rebind(nb_model *m, nb_backend *be, const float *theta)
+{
+    if (!m || !be || !theta) return NB_FAIL(NB_ERR_ARG, "nb_model_rebind: NULL argument");
+    if (m->scratch_free) m->scratch_free(m);
+    m->scratch_free = NULL; /* made again, on be, at the next use */
+    nb_be_free(m->be, &m->theta);
+    nb_be_free(m->be, &m->grad);
+    m->be = be;
+    NB_TRY(nb_be_alloc(be, &m->theta, m->n_params, NB_F32));
+    NB_TRY(nb_be_alloc(be, &m->grad, m->n_params, NB_F32));
+    NB_TRY(nb_be_write(be, &m->theta, 0, theta, m->n_params));
+    return nb_be_fill(be, m->n_params, 0.0f, nb_view_at(&m->grad, 0));
+}
+
 int nb_model_layers(const nb_model *m) { return m ? m->n_layers : 0; }
 int nb_model_width(const nb_model *m, int i)
 {

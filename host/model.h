@@ -52,6 +52,14 @@ int nb_standardization_fault(const float *mean, const float *std, size_t n, size
  */
 nb_status nb_class_names_check(const char *fn, int n, const char *const *names, int outputs);
 
+/*
+ * Move m onto be, for good: its scratch and buffers on the old backend are
+ * released (a failed device may not be able to give them back; nothing of
+ * them is read) and its parameters become theta (host, n_params floats).
+ * nb_train does this when its backend fails and a fallback is given.
+ */
+nb_status nb_model_rebind(nb_model *m, nb_backend *be, const float *theta);
+
 static inline nb_view nb_model_w(const nb_model *m, const nb_buf *b, int l)
 {
     return nb_view_at(b, m->off[l].w);

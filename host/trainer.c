@@ -8,8 +8,14 @@
  * its rows on the backend through the index buffer, so per step nothing
  * crosses to the device; the permutation goes up once per epoch and the
  * loss comes back only when a rule or a report needs it.
+ *
+ * With a fallback backend (nb_train_options.fallback) the run also keeps a
+ * host copy of its state, refreshed at an epoch's end (not per step: in
+ * full batch every COPY_EVERY_FULL iterations), and when the backend fails
+ * it moves the model to the fallback and replays from that copy.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +29,29 @@
 #include "rng.h"
 #include "schedule.h"
 #include "status.h"
+
+/* Full batch: iterations between refreshes of the host copy. One read of
+ * θ (and the optimizer state) per 16 steps is small next to 16 passes over
+ * the data, and a failure replays at most 16 iterations. */
+#define COPY_EVERY_FULL 16
+
+/*
+ * The host copy of a run's state that a fallback replays from: two slots,
+ * so that a read that fails half-way never spoils the last good one. Each
+ * slot holds θ (n), the optimizer state (k·n) and early stopping's best θ
+ * (n), back to back.
+ */
+typedef struct host_copy {
+    float *slot[2];
+    int cur;             /* the good slot                                   */
+    bool valid;          /* slot[cur] holds a complete state                */
+    bool has_start;      /* ds holds the descent's place; false: the start  */
+    bool has_best;       /* the slot's best θ is set                        */
+    nb_descent_state ds;
+    nb_rng rng;
+    long start_iters;    /* where this nb_train call began                  */
+    long reported;       /* the last epoch handed to on_epoch; -1: none     */
+} host_copy;
 
 typedef struct trainer {
     nb_model *m;
@@ -44,7 +73,8 @@ typedef struct trainer {
     long epoch;       /* epochs finished (for progress callbacks)          */
     double t0, last_progress;
     float *host_state; /* checkpoints: the optimizer state read back        */
-    nb_target_lock *save_lock; /* o->save's, held for the whole run          */
+    host_copy *hc;     /* kept for a fallback; NULL without one             */
+    long skip_upto;    /* a replay: epochs up to this one were reported     */
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -177,7 +207,49 @@ static nb_status tr_validate(void *vctx, double *loss, double *acc)
 static nb_status tr_report(void *vctx, nb_epoch_stats *s, int *stop)
 {
     trainer *t = vctx;
+    /* A replay passes again over epochs the caller has already seen. */
+    if (s->epoch <= t->skip_upto) return NB_OK;
     if (t->o->on_epoch) *stop = t->o->on_epoch(t->o->user, s);
+    if (t->hc) t->hc->reported = s->epoch;
+    return NB_OK;
+}
+
+/*
+ * Refresh the host copy: θ, optimizer state and best θ read into the spare
+ * slot, which becomes the good one only when every read succeeded. ds is
+ * the descent's place (NULL: the run's start, or a resumed run's).
+ */
+static nb_status take_copy(trainer *t, const nb_descent_state *ds, bool with_best)
+{
+    host_copy *c = t->hc;
+    nb_backend *be = t->m->be;
+    size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(t->o->schedule.optim);
+    float *dst = c->slot[1 - c->cur];
+    NB_TRY(nb_be_read(be, &t->m->theta, 0, dst, n));
+    if (k > 0) NB_TRY(nb_be_read(be, &t->state, 0, dst + n, k * n));
+    if (with_best) NB_TRY(nb_be_read(be, &t->snap[NB_SNAP_BEST], 0, dst + (k + 1) * n, n));
+    c->cur = 1 - c->cur;
+    c->valid = true;
+    c->has_best = with_best;
+    c->has_start = ds != NULL;
+    if (ds) c->ds = *ds;
+    c->rng = t->rng;
+    return NB_OK;
+}
+
+/* A replay's start: the copy's optimizer state, best θ, RNG and place
+ * (θ is already the model's, moved there by nb_model_rebind). */
+static nb_status from_copy(trainer *t, nb_descent_state *start, nb_descent_state **startp)
+{
+    const host_copy *c = t->hc;
+    nb_backend *be = t->m->be;
+    size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(t->o->schedule.optim);
+    const float *src = c->slot[c->cur];
+    if (k > 0) NB_TRY(nb_be_write(be, &t->state, 0, src + n, k * n));
+    if (c->has_best) NB_TRY(nb_be_write(be, &t->snap[NB_SNAP_BEST], 0, src + (k + 1) * n, n));
+    t->rng = c->rng;
+    t->skip_upto = c->reported;
+    if (c->has_start) *start = c->ds, *startp = start;
     return NB_OK;
 }
 
@@ -186,6 +258,10 @@ static nb_status tr_epoch_end(void *vctx, const nb_descent_state *ds, bool halte
 {
     trainer *t = vctx;
     const nb_train_options *o = t->o;
+    /* A run that ends here needs no copy to go on from. */
+    bool full = t->batch >= t->train.rows;
+    if (t->hc && !halted && (!full || ds->epochs % COPY_EVERY_FULL == 0))
+        NB_TRY(take_copy(t, ds, t->snap[NB_SNAP_BEST].handle != NULL && t->has_val));
     if (!o->save || (!halted && ds->epochs % o->save_every != 0)) return NB_OK;
     size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(o->schedule.optim);
     if (k > 0) NB_TRY(nb_be_read(t->m->be, &t->state, 0, t->host_state, k * n));
@@ -270,37 +346,39 @@ static void trainer_free(trainer *t)
     nb_be_free(be, &t->bad);
     for (int i = 0; i < 3; i++) nb_be_free(be, &t->snap[i]);
     free(t->perm);
-    nb_save_unlock(t->save_lock);
 }
 
-nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
-                   const nb_train_options *o, nb_result *res)
+/*
+ * One attempt at the run on m's backend. hc: the host copy to keep (NULL
+ * without a fallback); replay: start from it instead of from the options.
+ */
+static nb_status train_on(nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                          const nb_train_options *o, host_copy *hc, bool replay, nb_result *res)
 {
-    nb_result local;
-    if (!res) res = &local;
-    NB_TRY(check_args(m, train, val, o));
     nb_status st;
-    trainer t = {.m = m, .o = o, .t0 = nb_now()};
+    trainer t = {.m = m, .o = o, .t0 = nb_now(), .hc = hc, .skip_upto = -1};
     bool full = o->batch == 0 || o->batch >= train->rows;
     size_t max_rows = nb_pass_max_rows(m);
-    if (!full && o->batch > max_rows)
-        return NB_FAIL(NB_ERR_ARG, "nb_train: a batch of %zu rows needs over 256 MiB of scratch "
-                                   "for this model; use at most %zu", o->batch, max_rows);
     t.batch = full ? train->rows : o->batch;
     size_t cap = t.batch < max_rows ? t.batch : max_rows;
-    /* A checkpoint path that cannot work, or one another run is saving
-     * to, must fail now, not after the first save_every epochs. */
-    if (o->save) {
-        NB_TRY(nb_atomic_check_target("nb_train", o->save));
-        NB_TRY(nb_save_lock("nb_train", o->save, &t.save_lock));
-    }
 
     nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
     NB_CHECK(alloc_schedule(&t, &o->schedule));
     nb_descent_state start, *startp = NULL;
-    if (o->resume) { /* before the upload: it may bring standardisation */
-        NB_CHECK(resume(&t, &start));
-        startp = &start;
+    if (replay) {
+        NB_CHECK(from_copy(&t, &start, &startp));
+        t.hc = NULL; /* the fallback is the last backend: nothing more to keep */
+    } else {
+        if (o->resume) { /* before the upload: it may bring standardisation */
+            NB_CHECK(resume(&t, &start));
+            startp = &start;
+        }
+        /* The first copy: where this call starts (before the data goes up,
+         * so that a failure from here on can be replayed). */
+        if (hc) {
+            NB_CHECK(take_copy(&t, startp, false));
+            hc->start_iters = startp ? startp->iters : 0;
+        }
     }
     size_t k = (size_t)nb_optim_state_per_param(o->schedule.optim);
     if (o->save && k > 0 && !(t.host_state = malloc(k * m->n_params * sizeof(float)))) {
@@ -336,5 +414,58 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
     st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, startp, res);
 fail:
     trainer_free(&t);
+    return st;
+}
+
+/* The host copy's two slots: θ, optimizer state and best θ each. */
+static nb_status copy_alloc(host_copy *c, const nb_model *m, const nb_schedule *s)
+{
+    size_t n = m->n_params, per = (size_t)nb_optim_state_per_param(s->optim) + 2;
+    for (int i = 0; i < 2; i++)
+        if (!(c->slot[i] = malloc(per * n * sizeof(float))))
+            return NB_NOMEM("nb_train", 2 * per * n * sizeof(float));
+    c->reported = -1;
+    return NB_OK;
+}
+
+nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                   const nb_train_options *o, nb_result *res)
+{
+    nb_result local;
+    if (!res) res = &local;
+    NB_TRY(check_args(m, train, val, o));
+    bool full = o->batch == 0 || o->batch >= train->rows;
+    size_t max_rows = nb_pass_max_rows(m);
+    if (!full && o->batch > max_rows)
+        return NB_FAIL(NB_ERR_ARG, "nb_train: a batch of %zu rows needs over 256 MiB of scratch "
+                                   "for this model; use at most %zu", o->batch, max_rows);
+    /* A checkpoint path that cannot work, or one another run is saving
+     * to, must fail now, not after the first save_every epochs. The lock
+     * is held across a fallback's replay. */
+    nb_target_lock *lock = NULL;
+    if (o->save) {
+        NB_TRY(nb_atomic_check_target("nb_train", o->save));
+        NB_TRY(nb_save_lock("nb_train", o->save, &lock));
+    }
+    host_copy hc = {.cur = 0};
+    bool keep = o->fallback && o->fallback != m->be;
+    nb_status st = keep ? copy_alloc(&hc, m, &o->schedule) : NB_OK;
+    double t0 = nb_now();
+    if (st == NB_OK) st = train_on(m, train, val, o, keep ? &hc : NULL, false, res);
+    if (st == NB_ERR_BACKEND && keep && hc.valid) {
+        /* The device failed after the first copy: go on from the last one. */
+        char why[sizeof res->fallback];
+        snprintf(why, sizeof why, "%s", nb_last_error());
+        long from = hc.has_start ? hc.ds.iters : hc.start_iters;
+        st = nb_model_rebind(m, o->fallback, hc.slot[hc.cur]);
+        if (st == NB_OK) st = train_on(m, train, val, o, &hc, true, res);
+        snprintf(res->fallback, sizeof res->fallback, "%s", why);
+        res->fallback_iters = from;
+        res->updates = res->iters > hc.start_iters ? res->iters - hc.start_iters : 0;
+        res->seconds = nb_now() - t0;
+    }
+    free(hc.slot[0]);
+    free(hc.slot[1]);
+    nb_save_unlock(lock);
     return st;
 }

@@ -578,6 +578,11 @@ typedef struct nb_result {
     long updates;        /* updates this call made: iters counts from a resumed
                             run's first start, so iters − updates is where
                             this call began (0 when its budget was spent)    */
+    /* nb_train with a fallback backend that it moved to: the failure, one
+     * line naming the call and code, and the update count it replayed
+     * from; "" and 0 when none. */
+    char fallback[256];
+    long fallback_iters;
 } nb_result;
 
 /* --------------------------------------------------- generic descent loop */
@@ -841,6 +846,18 @@ typedef struct nb_train_options {
      * once non-zero the run ends there as NB_HALT_INTERRUPTED (a checkpoint
      * is saved when save is set) and nb_train returns NB_OK. */
     const volatile sig_atomic_t *interrupt;
+    /* Optional (borrowed; e.g. a "cpu" backend): where the run goes on when
+     * m's backend fails after setup (NB_ERR_BACKEND from an enqueue, a read
+     * or an allocation). m then moves to it for good, so it must outlive m,
+     * and the run replays from the last host copy of its state, taken at an
+     * epoch's end (every epoch in mini-batch mode, every 16 iterations in
+     * full batch; the first at the start): parameters, optimizer state,
+     * RNG, counters, halting state and early stopping's best parameters.
+     * The result is then what a run that went to it at that point gives;
+     * epochs already reported are not reported again, and the time limit
+     * counts from the replay. nb_result.fallback says what failed. NULL: a
+     * backend failure ends the run. */
+    nb_backend *fallback;
 } nb_train_options;
 
 void nb_train_options_default(nb_train_options *o);

@@ -248,7 +248,9 @@ static nb_status open_model(nb_backend *be, const char *path, nb_st_file **f, nb
     if (st == NB_OK) st = check_layers(*f, path, n_layers, widths);
     if (st == NB_OK) {
         st = nb_model_create(be, n_layers, widths, acts, loss, 0, out);
-        if (st != NB_OK) /* a file that passed the container but not the model rules */
+        /* A file that passed the container but not the model rules; a
+         * backend that failed (or memory) is no fault of the file's. */
+        if (st == NB_ERR_ARG)
             st = NB_FAIL(NB_ERR_DATA, "nb_model_load: %s: invalid architecture: %s", path,
                          nb_last_error());
     }

@@ -33,10 +33,11 @@ int nb_cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int nb_cli_verbose;
 
-const char *nb_cli_error(void)
+const char *nb_cli_error(void) { return nb_cli_error_text(nb_last_error()); }
+
+const char *nb_cli_error_text(const char *e)
 {
     static char buf[32768];
-    const char *e = nb_last_error();
     if (nb_cli_verbose) return e;
     /* Drop every " (host/…:123)": the library's check locations. */
     size_t n = 0;
@@ -110,6 +111,11 @@ int nb_cli_exit_for(nb_status s)
     case NB_ERR_BACKEND: return NB_EXIT_DEVICE;
     default: return NB_EXIT_FAIL;
     }
+}
+
+int nb_cli_device_is_auto(const char *device)
+{
+    return !device || strcmp(device, "auto") == 0;
 }
 
 int nb_arg_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out)

@@ -36,12 +36,18 @@ int nb_arg_acts(const char *cmd, const char *flag, const char *s, nb_act *acts, 
 /* Map a library status to the tool's exit status. */
 int nb_cli_exit_for(nb_status s);
 
+/* Is device (--device or NABLA_DEVICE; NULL when neither) "auto"? Only
+ * auto may move a run to the cpu when the device fails. */
+int nb_cli_device_is_auto(const char *device);
+
 /* Set by --verbose (any command): library errors keep their source
  * locations. */
 extern int nb_cli_verbose;
 /* nb_last_error() as the tool shows it: without the library's source
  * locations (" (host/x.c:12)"), unless nb_cli_verbose. */
 const char *nb_cli_error(void);
+/* The same for a message kept from earlier (e.g. nb_result.fallback). */
+const char *nb_cli_error_text(const char *e);
 /* Print "nabla CMD: <library error>"; return the exit status for s. */
 int nb_cli_fail(const char *cmd, nb_status s);
 

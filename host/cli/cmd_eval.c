@@ -3,6 +3,8 @@
  * recall, confusion matrix; optionally as JSON) and `nabla predict`
  * (outputs, plus the argmax label for classifiers, as CSV) for a saved
  * model. The model's own standardisation is applied, never recomputed.
+ * Under --device auto a device that fails does not end the command: it
+ * says so in one line and reruns the failed work on the cpu.
  */
 #include <getopt.h>
 #include <math.h>
@@ -162,12 +164,34 @@ static int load_data(eval_args *a, const nb_model *m, nb_csv_options *csv, nb_da
     return code;
 }
 
+/*
+ * Under auto, after a device failure st: say so in one line and load the
+ * model again on the cpu. NB_OK when the caller should rerun what failed
+ * there; otherwise the status to report (st itself when it was no device
+ * failure under auto).
+ */
+static nb_status to_cpu(const eval_args *a, nb_status st, nb_backend **be, nb_model **m)
+{
+    if (st != NB_ERR_BACKEND || !nb_cli_device_is_auto(a->device) || !*be ||
+        strncmp(nb_backend_name(*be), "cpu", 3) == 0)
+        return st;
+    fprintf(stderr, "nabla %s: the device failed (%s); rerunning on cpu\n", a->cmd,
+            nb_cli_error());
+    nb_model_free(*m);
+    *m = NULL;
+    nb_backend_free(*be);
+    *be = NULL;
+    if ((st = nb_backend_create("cpu", be)) != NB_OK) return st;
+    return nb_model_load(*be, a->model, m);
+}
+
 /* Open the backend, load the model and the data, checking they fit. */
 static int open_all(eval_args *a, nb_backend **be, nb_model **m, nb_dataset **d)
 {
     int code = nb_cli_open_backend(a->cmd, a->device, be);
     if (code) return code;
     nb_status st = nb_model_load(*be, a->model, m);
+    if (st != NB_OK) st = to_cpu(a, st, be, m);
     if (st != NB_OK) {
         fprintf(stderr, "nabla %s: --model: %s\n", a->cmd, nb_cli_error());
         return nb_cli_exit_for(st);
@@ -312,10 +336,14 @@ int nb_cmd_eval(int argc, char **argv)
     if ((code = open_all(a, &be, &m, &d)) != 0) goto done;
     double loss = NAN, acc = NAN;
     int k = nb_dataset_classes(d);
-    nb_status st = nb_model_evaluate(m, d, &loss, &acc);
-    if (st == NB_OK && k > 0) {
-        cm = calloc((size_t)k * (size_t)k, sizeof *cm);
-        st = cm ? nb_model_confusion(m, d, cm) : NB_ERR_NOMEM;
+    nb_status st;
+    for (;;) { /* twice at most: on the device, then on the cpu */
+        st = nb_model_evaluate(m, d, &loss, &acc);
+        if (st == NB_OK && k > 0) {
+            if (!cm) cm = calloc((size_t)k * (size_t)k, sizeof *cm);
+            st = cm ? nb_model_confusion(m, d, cm) : NB_ERR_NOMEM;
+        }
+        if (st != NB_ERR_BACKEND || (st = to_cpu(a, st, &be, &m)) != NB_OK) break;
     }
     if (st != NB_OK) {
         code = nb_cli_fail("eval", st);
@@ -349,8 +377,10 @@ static void put_field(FILE *f, const char *s)
 }
 
 /* Write the outputs (and argmax labels) of every row of d as CSV. */
-static int write_predictions(const eval_args *a, nb_model *m, const nb_dataset *d)
+static int write_predictions(const eval_args *a, nb_backend **be, nb_model **mp,
+                             const nb_dataset *d)
 {
+    nb_model *m = *mp;
     enum { CHUNK = 1024 };
     size_t rows = nb_dataset_rows(d), in = (size_t)nb_dataset_inputs(d);
     size_t k = (size_t)nb_model_width(m, nb_model_layers(m));
@@ -368,6 +398,9 @@ static int write_predictions(const eval_args *a, nb_model *m, const nb_dataset *
     for (size_t r = 0; r < rows && st == NB_OK; r += CHUNK) {
         size_t n = rows - r < CHUNK ? rows - r : CHUNK;
         st = nb_model_predict(m, n, nb_dataset_x(d) + r * in, y);
+        /* The rows before are written and good: this chunk goes again. */
+        if (st == NB_ERR_BACKEND && (st = to_cpu(a, st, be, mp)) == NB_OK)
+            st = nb_model_predict(m = *mp, n, nb_dataset_x(d) + r * in, y);
         for (size_t i = 0; st == NB_OK && i < n; i++) {
             size_t best = 0;
             for (size_t j = 0; j < k; j++) {
@@ -415,7 +448,7 @@ int nb_cmd_predict(int argc, char **argv)
     } else if (strcmp(a->out, "-") != 0 && !nb_cli_check_output("predict", "--out", a->out)) {
         code = NB_EXIT_USAGE;
     } else if ((code = open_all(a, &be, &m, &d)) == 0) {
-        code = write_predictions(a, m, d);
+        code = write_predictions(a, &be, &m, d);
     }
     nb_dataset_free(d);
     nb_model_free(m);

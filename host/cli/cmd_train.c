@@ -75,7 +75,9 @@ static const char train_help[] =
     "say where it stopped.\n"
     "\n"
     "Exit status: 0 trained, 1 training failed (the loss diverged, a save\n"
-    "failed), 2 bad arguments or data, 3 the requested device failed,\n"
+    "failed), 2 bad arguments or data, 3 the requested device failed (under\n"
+    "auto a device that fails goes on on the cpu, saying so, and the log\n"
+    "records it),\n"
     "130 interrupted (Ctrl-C), 143 terminated (SIGTERM).\n";
 
 static const struct option own_opts[] = {

@@ -3,6 +3,11 @@
  * validation rows, build (or resume) the model, train with the epoch
  * report, and end every way a run can end — budget, rule, divergence,
  * Ctrl-C — with the same last lines, log and plot.
+ *
+ * Under --device auto a device that fails is not the end of the run: a
+ * failure during training goes on on the cpu from the library's last host
+ * copy (nb_train_options.fallback), and one before training starts the run
+ * again on the cpu. Either says so in one line and in the log.
  */
 #include <math.h>
 #include <signal.h>
@@ -166,6 +171,42 @@ static int exit_status(nb_status st, const nb_result *res)
     return st == NB_ERR_IO ? NB_EXIT_FAIL : nb_cli_exit_for(st);
 }
 
+/* s as a JSON string (quotes, backslashes and control bytes escaped). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* The device failed and the run went on on the cpu from update `from`:
+ * one line on stderr and one record in the log. */
+static void say_fallback(FILE *log, const char *why, long from, bool restarted)
+{
+    if (restarted)
+        fprintf(stderr, "nabla train: the device failed (%s); starting again on cpu\n", why);
+    else
+        fprintf(stderr, "nabla train: the device failed (%s); continuing on cpu from update %ld\n",
+                why, from);
+    if (!log) return;
+    fputs("{\"fallback\":\"cpu\",\"error\":", log);
+    json_str(log, why);
+    fprintf(log, ",\"from_update\":%ld}\n", from);
+}
+
+/* Under auto, a device failure before training: start again on the cpu. */
+enum { RETRY_ON_CPU = -1 };
+
+static bool device_lost(const char *device, nb_status st)
+{
+    return st == NB_ERR_BACKEND && nb_cli_device_is_auto(device);
+}
+
 /* Load the data, with the class names of a resumed model. */
 static int load(train_args *a, const nb_model *resumed, nb_dataset **all)
 {
@@ -186,10 +227,14 @@ static int load(train_args *a, const nb_model *resumed, nb_dataset **all)
     return nb_data_load("train", &a->data, &csv, all);
 }
 
-int nb_train_run(train_args *a)
+/* One try at the run on device. restarted: the failure that made this the
+ * second try, or NULL. On a device failure before training under auto,
+ * RETRY_ON_CPU with the error in why. */
+static int train_on(train_args *a, const char *device, const char *restarted, char *why,
+                    size_t why_n)
 {
     nb_dataset *all = NULL, *tr = NULL, *va = NULL;
-    nb_backend *be = NULL;
+    nb_backend *be = NULL, *fallback = NULL;
     nb_model *m = NULL;
     FILE *log = NULL;
     int code;
@@ -197,8 +242,9 @@ int nb_train_run(train_args *a)
     nb_report rep;
     memset(&rep, 0, sizeof rep);
     if (a->opt.resume) { /* the model first: its class names read the labels */
-        if ((code = nb_cli_open_backend("train", a->device, &be)) != 0) goto done;
+        if ((code = nb_cli_open_backend("train", device, &be)) != 0) goto done;
         if ((st = nb_model_load(be, a->opt.resume, &m)) != NB_OK) {
+            if (device_lost(device, st)) goto lost;
             fprintf(stderr, "nabla train: --resume: %s\n", nb_cli_error());
             code = nb_cli_exit_for(st);
             goto done;
@@ -211,10 +257,11 @@ int nb_train_run(train_args *a)
         code = build_arch(a, all) ? 0 : NB_EXIT_USAGE;
     if (code != 0) goto done;
     if ((code = split(a, &all, &tr, &va)) != 0) goto done;
-    if (!be && (code = nb_cli_open_backend("train", a->device, &be)) != 0) goto done;
+    if (!be && (code = nb_cli_open_backend("train", device, &be)) != 0) goto done;
     if (!m) {
         st = nb_model_create(be, a->n_widths - 1, a->widths, a->acts, a->loss, a->opt.seed, &m);
         if (st != NB_OK) {
+            if (device_lost(device, st)) goto lost;
             code = nb_cli_fail("train", st);
             goto done;
         }
@@ -224,6 +271,16 @@ int nb_train_run(train_args *a)
     if (a->log && !(log = fopen(a->log, "w"))) {
         code = nb_cli_usage_error("train", "--log: cannot open '%s' for writing", a->log);
         goto done;
+    }
+    if (restarted) say_fallback(log, restarted, 0, true);
+    /* Under auto the run can go on on the cpu if the device fails. */
+    a->opt.fallback = NULL;
+    if (nb_cli_device_is_auto(device) && strncmp(nb_backend_name(be), "cpu", 3) != 0) {
+        if ((st = nb_backend_create("cpu", &fallback)) != NB_OK) {
+            code = nb_cli_fail("train", st);
+            goto done;
+        }
+        a->opt.fallback = fallback;
     }
     bool full = a->opt.batch == 0 || a->opt.batch >= nb_dataset_rows(tr);
     if (a->print_every == 0) {
@@ -263,6 +320,9 @@ int nb_train_run(train_args *a)
         nb_report_title(title, sizeof title, m, a->data.data);
         plot_failed = nb_report_plot(&rep, a->plot, a->plot_log, title) != 0; /* says why */
     }
+    if (!trained && device_lost(device, st) && !res.fallback[0]) goto lost;
+    if (res.fallback[0])
+        say_fallback(log, nb_cli_error_text(res.fallback), res.fallback_iters, false);
     if (!trained) {
         fprintf(stderr, "nabla train: %s\n", nb_cli_error());
         code = exit_status(st, &res);
@@ -273,6 +333,10 @@ int nb_train_run(train_args *a)
     if (a->plot && rep.n > 0 && !plot_failed) printf("plot: %s\n", a->plot);
     code = exit_status(st, &res);
     if (code == NB_EXIT_OK && plot_failed) code = NB_EXIT_FAIL;
+    goto done;
+lost: /* nothing trained yet: the caller starts again on the cpu */
+    snprintf(why, why_n, "%s", nb_cli_error());
+    code = RETRY_ON_CPU;
 done:
     if (log && fclose(log) != 0 && code == NB_EXIT_OK) {
         fprintf(stderr, "nabla train: --log: write to '%s' failed\n", a->log);
@@ -281,8 +345,22 @@ done:
     nb_report_free(&rep);
     nb_model_free(m);
     nb_backend_free(be);
+    nb_backend_free(fallback); /* after the model, which may have moved to it */
     nb_dataset_free(all);
     nb_dataset_free(tr);
     nb_dataset_free(va);
     return code;
+}
+
+int nb_train_run(train_args *a)
+{
+    train_args first = *a; /* the settings as parsed: a try adapts them */
+    char why[512];
+    int code = train_on(a, a->device, NULL, why, sizeof why);
+    if (code != RETRY_ON_CPU) return code;
+    nb_data_args data = a->data; /* standard input, once read, is kept */
+    *a = first;
+    a->data = data;
+    code = train_on(a, "cpu", why, why, sizeof why);
+    return code == RETRY_ON_CPU ? NB_EXIT_DEVICE : code;
 }

@@ -5,8 +5,12 @@
  * nabla opens it in place of the loader ($NABLA_OPENCL_LIBRARY). Every
  * entry point nabla uses forwards to the real loader (libOpenCL.so.1, or
  * $NABLA_CL_FAULT_REAL) and counts the call. Call number $NABLA_CL_FAULT_AT
- * (1-based; unset or 0: none) fails instead with CL_OUT_OF_RESOURCES, the
- * code a driver gives when it runs out of something. Functions that return
+ * (1-based; unset or 0: none) fails instead, with CL_OUT_OF_RESOURCES (the
+ * code a driver gives when it runs out of something) or the code named by
+ * $NABLA_CL_FAULT_CODE: CL_OUT_OF_RESOURCES,
+ * CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_INVALID_COMMAND_QUEUE or
+ * CL_DEVICE_NOT_AVAILABLE (another name fails every call, so that a typo in
+ * a test cannot pass unseen). Functions that return
  * an object return NULL and set *errcode_ret. Releases still release, then
  * report the error, so a fault never leaks the driver's object by itself.
  *
@@ -19,9 +23,11 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void *real_lib;
 static unsigned long calls, fail_at;
+static cl_int fail_code = CL_OUT_OF_RESOURCES;
 static const char *failed_name;
 static int ready;
 
@@ -31,6 +37,19 @@ static void init(void)
     ready = 1;
     const char *at = getenv("NABLA_CL_FAULT_AT");
     fail_at = at ? strtoul(at, NULL, 10) : 0;
+    static const struct { const char *name; cl_int code; } codes[] = {
+        {"CL_OUT_OF_RESOURCES", CL_OUT_OF_RESOURCES},
+        {"CL_MEM_OBJECT_ALLOCATION_FAILURE", CL_MEM_OBJECT_ALLOCATION_FAILURE},
+        {"CL_INVALID_COMMAND_QUEUE", CL_INVALID_COMMAND_QUEUE},
+        {"CL_DEVICE_NOT_AVAILABLE", CL_DEVICE_NOT_AVAILABLE},
+    };
+    const char *code = getenv("NABLA_CL_FAULT_CODE");
+    if (code && *code) {
+        fail_at = 1; /* unknown: fail from the first call on */
+        for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+            if (strcmp(code, codes[i].name) == 0)
+                fail_code = codes[i].code, fail_at = at ? strtoul(at, NULL, 10) : 0;
+    }
     const char *real = getenv("NABLA_CL_FAULT_REAL");
     real_lib = dlopen(real && *real ? real : "libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL);
 }
@@ -69,7 +88,7 @@ __attribute__((destructor)) static void report(void)
     CL_API_ENTRY cl_int CL_API_CALL name params                                                    \
     {                                                                                              \
         __typeof__(&name) fn = REAL(name);                                                         \
-        if (inject(#name) || !fn) return CL_OUT_OF_RESOURCES;                                      \
+        if (inject(#name) || !fn) return fail_code;                                                \
         return fn args;                                                                            \
     }
 
@@ -79,7 +98,7 @@ __attribute__((destructor)) static void report(void)
     {                                                                                              \
         __typeof__(&name) fn = REAL(name);                                                         \
         cl_int err = fn ? fn(obj) : CL_OUT_OF_RESOURCES;                                           \
-        return inject(#name) ? CL_OUT_OF_RESOURCES : err;                                          \
+        return inject(#name) ? fail_code : err;                                                    \
     }
 
 /* An entry point that returns an object and reports through errcode_ret. */
@@ -88,7 +107,7 @@ __attribute__((destructor)) static void report(void)
     {                                                                                              \
         __typeof__(&name) fn = REAL(name);                                                         \
         if (inject(#name) || !fn) {                                                                \
-            if (errcode_ret) *errcode_ret = CL_OUT_OF_RESOURCES;                                   \
+            if (errcode_ret) *errcode_ret = fail_code;                                             \
             return NULL;                                                                           \
         }                                                                                          \
         return fn args;                                                                            \
