@@ -115,6 +115,25 @@ static void test_backward(void **state)
     check_fused(NB_EPI_NONE, NB_ACT_IDENTITY, true, false, 70, 33, 129, 0.0f);
 }
 
+/* One row (batch 1): OpenCL's GEMV path, fused where the product is small
+ * and composed where it is not; column sums of one row are the row. Also
+ * the forward with its sums added (β 1), and the transposes no backend
+ * fuses on the device (composed there). */
+static void test_one_row(void **state)
+{
+    NEED_BACKEND(state);
+    static const nb_act acts[] = {NB_ACT_SIGMOID, NB_ACT_TANH, NB_ACT_RELU, NB_ACT_IDENTITY};
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        check_fused(NB_EPI_BIAS_ACT, acts[a], false, true, 1, 8, 2, 1.0f);
+        check_fused(NB_EPI_BIAS_ACT, acts[a], false, true, 1, 300, 257, 0.0f);
+        check_fused(NB_EPI_DACT, acts[a], false, false, 1, 2, 8, 0.0f);
+        check_fused(NB_EPI_DACT, acts[a], false, false, 1, 129, 300, 1.0f);
+        check_fused(NB_EPI_BIAS_ACT, acts[a], false, true, 4, 8, 2, 1.0f);
+        check_fused(NB_EPI_DACT, acts[a], true, true, 9, 7, 5, 1.0f);
+    }
+    check_fused(NB_EPI_NONE, NB_ACT_IDENTITY, false, true, 300, 3, 2, 1.0f);
+}
+
 /* Arguments the dispatch layer refuses, whichever backend. */
 static void test_refused(void **state)
 {
@@ -137,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),
         cmocka_unit_test(test_backward),
+        cmocka_unit_test(test_one_row),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
