@@ -1,6 +1,7 @@
 /*
  * act.cl — activations: bias + activation forward (fused), the row-wise
- * softmax, and the activation derivative fused with the incoming gradient.
+ * softmax, the activation derivative fused with the incoming gradient, and
+ * the GEMMs that apply either as they store their output.
  *
  * The activation is a uniform kernel argument, so every work-item takes
  * the same branch. Its ids are nabla's nb_act values, given by the host

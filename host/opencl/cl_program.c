@@ -375,7 +375,7 @@ static void enum_options(char *buf, size_t n)
 /* Build once with the current tunables: from the cache when possible. */
 static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts)
 {
-    char options[1024], dir[4096], name[64];
+    char options[2048], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
     act_options(options, sizeof options);
     enum_options(options, sizeof options);
