@@ -141,7 +141,14 @@ nb_status nb_backend_profile_enable(nb_backend *be, int on)
     NB_TRY(nb_be_sync(be)); /* work queued before this point is not counted */
     be->prof.on = on != 0;
     memset(be->prof.op, 0, sizeof be->prof.op);
+    be->prof.launches = 0;
     return NB_OK;
+}
+
+int64_t nb_backend_launches(const nb_backend *be)
+{
+    if (!be || !be->facts.counts_launches) return -1;
+    return be->prof.launches > INT64_MAX ? INT64_MAX : (int64_t)be->prof.launches;
 }
 
 int nb_backend_profile(nb_backend *be, nb_op_profile *out, int cap)

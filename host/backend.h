@@ -158,6 +158,7 @@ typedef struct nb_backend_facts {
     int build_cached;         /* 1 cached, 0 compiled, -1 no program      */
     uint64_t data_budget;     /* bytes of data a run may keep resident    */
     uint64_t max_alloc;       /* largest single buffer, bytes             */
+    bool counts_launches;     /* runs kernels and counts them (profile)   */
 } nb_backend_facts;
 
 /* The profile of a backend's ops, kept by the dispatch layer while on. A
@@ -166,6 +167,9 @@ typedef struct nb_be_profile {
     bool on;
     nb_op cur_op;             /* the op being dispatched                  */
     nb_prof op[NB_OP_COUNT];
+    uint64_t launches;        /* kernels enqueued since the last reset,
+                               * counted on or off by a backend that sets
+                               * facts.counts_launches                      */
 } nb_be_profile;
 
 struct nb_backend {

@@ -75,6 +75,7 @@ typedef struct trainer {
     float *host_state; /* checkpoints: the optimizer state read back        */
     host_copy *hc;     /* kept for a fallback; NULL without one             */
     long skip_upto;    /* a replay: epochs up to this one were reported     */
+    double gnorm;      /* ‖∇Φ‖ read with the full-batch loss, or NaN      */
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -107,7 +108,9 @@ static nb_status tr_gradient(void *vctx, long b, double *loss)
 {
     trainer *t = vctx;
     nb_model *m = t->m;
-    if (loss) return nb_pass_full(m, &t->pass, &t->train, true, loss); /* full batch */
+    /* Full batch: ‖∇Φ‖, which the loop asks for next, comes back with Φ. */
+    if (loss) return nb_pass_full_norm(m, &t->pass, &t->train, loss, &t->gnorm);
+    t->gnorm = NAN;
     size_t r0 = (size_t)b * t->batch;
     size_t rows = t->train.rows - r0 < t->batch ? t->train.rows - r0 : t->batch;
     nb_view x, y;
@@ -130,6 +133,7 @@ static nb_status tr_gradient(void *vctx, long b, double *loss)
 static nb_status tr_grad_norm(void *vctx, double *norm)
 {
     trainer *t = vctx;
+    if (!isnan(t->gnorm)) return *norm = t->gnorm, NB_OK; /* already read with Φ */
     return nb_pass_norm(t->m, &t->pass, &t->m->grad, t->m->n_params, norm);
 }
 
@@ -158,8 +162,7 @@ static nb_status tr_epoch_loss(void *vctx, double *sum, double *rows)
 static nb_status tr_exact(void *vctx, double *loss, double *norm)
 {
     trainer *t = vctx;
-    NB_TRY(nb_pass_full(t->m, &t->pass, &t->train, true, loss));
-    return tr_grad_norm(vctx, norm);
+    return nb_pass_full_norm(t->m, &t->pass, &t->train, loss, norm);
 }
 
 static nb_status tr_params_bad(void *vctx, bool *bad)
@@ -356,7 +359,7 @@ static nb_status train_on(nb_model *m, const nb_dataset *train, const nb_dataset
                           const nb_train_options *o, host_copy *hc, bool replay, nb_result *res)
 {
     nb_status st;
-    trainer t = {.m = m, .o = o, .t0 = nb_now(), .hc = hc, .skip_upto = -1};
+    trainer t = {.m = m, .o = o, .t0 = nb_now(), .hc = hc, .skip_upto = -1, .gnorm = NAN};
     bool full = o->batch == 0 || o->batch >= train->rows;
     size_t max_rows = nb_pass_max_rows(m);
     t.batch = full ? train->rows : o->batch;

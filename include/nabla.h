@@ -183,6 +183,10 @@ nb_status nb_backend_profile_enable(nb_backend *be, int on);
 /* Wait for queued work, then copy up to cap op entries with calls > 0;
  * returns how many were copied. */
 int nb_backend_profile(nb_backend *be, nb_op_profile *out, int cap);
+/* Kernel launches since the profile was last enabled or disabled (counted
+ * whether it is on or not), or -1 for a backend that launches no kernels
+ * (the cpu runs its ops as calls). */
+int64_t nb_backend_launches(const nb_backend *be);
 /* Seconds spent building device programs, and whether they came from the
  * on-disk cache (1), were compiled (0), or no program was needed (-1). */
 void nb_backend_build_info(const nb_backend *be, double *seconds, int *cached);

@@ -206,21 +206,37 @@
             }                                                                                \
         }                                                                                    \
     }                                                                                        \
-    /* No unroll pragma on purpose: indexing acc with a variable keeps it an array in      \
-     * PoCL's front end, updated in place across barriers rather than copied between      \
-     * spill slots every slice. GPU compilers unroll it and keep acc in registers. */     \
+    GEMM_STORE_C()
+
+/*
+ * The store of C, the epilogue: each output becomes alpha * acc + beta * C
+ * (beta == 0: C unread), then GEMM_EPI(v, i, j), the identity here. A fused
+ * kernel (act.cl) redefines GEMM_EPI and GEMM_EPI_ROW before it expands
+ * GEMM_BODY, so every kernel shares this one store. GEMM_EPI_ROW applies
+ * GEMM_EPI to a whole block row v (columns j..j+GEMM_WN); empty here, so
+ * the plain kernels keep their vector stores untouched.
+ * No unroll pragma on purpose: indexing acc with a variable keeps it an array
+ * in PoCL's front end, updated in place across barriers rather than copied
+ * between spill slots every slice. GPU compilers unroll it and keep acc in
+ * registers.
+ */
+#define GEMM_EPI(v, i, j) (v)
+#define GEMM_EPI_ROW(v, i, j)
+#define GEMM_STORE_C()                                                                       \
     for (uint r = 0; r < GEMM_WM; ++r) {                                                     \
         const uint i = i0 + row0 + r, j = j0 + col0;                                         \
         if (i < M && j + GEMM_WN <= N) { /* a whole block row: vector access */             \
             __global float *y = C + (i * N + j);                                             \
-            const GEMM_ROW v = alpha * acc[r];                                               \
-            GEMM_STORE_ROW(beta == 0.0f ? v : v + beta * GEMM_LOAD_ROW(y), y);               \
+            GEMM_ROW v = alpha * acc[r];                                                     \
+            if (beta != 0.0f) v += beta * GEMM_LOAD_ROW(y);                                  \
+            GEMM_EPI_ROW(v, i, j)                                                            \
+            GEMM_STORE_ROW(v, y);                                                            \
         } else if (i < M && j < N) { /* right edge of C: element by element */              \
             __global float *y = C + (i * N + j);                                             \
             float v[GEMM_WN];                                                                \
             GEMM_STORE_ROW(alpha * acc[r], v);                                               \
             for (uint c = 0; c < GEMM_WN && j + c < N; ++c)                                  \
-                y[c] = beta == 0.0f ? v[c] : v[c] + beta * y[c];                             \
+                y[c] = GEMM_EPI(beta == 0.0f ? v[c] : v[c] + beta * y[c], i, j + c);         \
         }                                                                                    \
     }
 

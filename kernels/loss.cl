@@ -4,7 +4,8 @@
  *   MSE : loss_r = Σ_c (out − t)²,               dOut = scale · 2 (out − t)
  *   XENT: out holds logits z; loss_r = Σ_c t_c (lse(z) − z_c),
  *         dOut = scale · (softmax(z) · Σ_c t_c − t), both max-shifted,
- * and acc[0] += Σ_r loss_r.
+ * and acc[0] += Σ_r loss_r. loss is nabla's nb_loss, NB_LOSS_MSE or
+ * NB_LOSS_XENT (-D names from the host).
  * Launch: ONE work-group of WG_SIZE (global = WG_SIZE); local memory
  * WG_SIZE floats. Item l owns rows l, l + WG_SIZE, …, adds their losses in
  * that order, and group_sum (reduce.cl, compiled before this file) adds
@@ -13,11 +14,11 @@
  */
 
 /* Loss of one row; writes the row's gradient into d. */
-static float row_loss(const uint cols, const int xent, const float scale,
+static float row_loss(const uint cols, const int loss, const float scale,
                       __global const float *o, __global const float *t, __global float *d)
 {
     float total = 0.0f;
-    if (!xent) {
+    if (loss == NB_LOSS_MSE) {
         for (uint c = 0; c < cols; c++) {
             const float e = o[c] - t[c];
             total += e * e;
@@ -41,7 +42,7 @@ static float row_loss(const uint cols, const int xent, const float scale,
     return total;
 }
 
-__kernel void loss_sum(const uint rows, const uint cols, const int xent, const float scale,
+__kernel void loss_sum(const uint rows, const uint cols, const int loss, const float scale,
                        __global const float *out, const ulong off_o,
                        __global const float *target, const ulong off_t,
                        __global float *dOut, const ulong off_d,
@@ -51,7 +52,7 @@ __kernel void loss_sum(const uint rows, const uint cols, const int xent, const f
     float s = 0.0f;
     for (uint r = get_local_id(0); r < rows; r += WG_SIZE) {
         const ulong at = (ulong)r * cols;
-        s += row_loss(cols, xent, scale, out + off_o + at, target + off_t + at, dOut + off_d + at);
+        s += row_loss(cols, loss, scale, out + off_o + at, target + off_t + at, dOut + off_d + at);
     }
     s = group_sum(red, s);
     if (get_local_id(0) == 0) acc[off_acc] += s;

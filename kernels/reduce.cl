@@ -57,12 +57,15 @@ __kernel void reduce_sum(const uint n, __global const float *in, const ulong off
 
 /*
  * Σ x² in two stages: sum_sq_part leaves one partial per work-group in
- * part[group]; reduce_sum then adds the partials. Launch: 1-D, G groups
+ * part[off_p + group]; reduce_sum then adds the partials. With one group
+ * (n ≤ WG_SIZE) the partial is the sum, written straight to the result:
+ * one launch, and the same value (reduce_sum of one partial adds only
+ * zeros to it). Launch: 1-D, G groups
  * of WG_SIZE (G chosen by the host from n only); item g sums x[g],
  * x[g + G·WG_SIZE], … in order.
  */
 __kernel void sum_sq_part(const ulong n, __global const float *x, const ulong off_x,
-                          __global float *part)
+                          __global float *part, const ulong off_p)
 {
     __local float red[WG_SIZE];
     const ulong stride = get_global_size(0);
@@ -72,7 +75,7 @@ __kernel void sum_sq_part(const ulong n, __global const float *x, const ulong of
         s += v * v;
     }
     s = group_sum(red, s);
-    if (get_local_id(0) == 0) part[get_group_id(0)] = s;
+    if (get_local_id(0) == 0) part[off_p + get_group_id(0)] = s;
 }
 
 /*

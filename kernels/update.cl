@@ -2,7 +2,8 @@
  * update.cl — one optimizer step over the whole contiguous parameter
  * buffer, in one launch. Launch: 1-D over n.
  *
- * kind: 0 sgd, 1 momentum, 2 nesterov, 3 adam, 4 adamw (nabla's nb_optim).
+ * kind: nabla's nb_optim, its values given by the host as -DNB_OPT_SGD=…
+ * and so on (never written here as numbers).
  * state holds m (n floats) and, for Adam, v (n more). With clip > 0 the
  * gradient is scaled by min(1, clip / ‖g‖), ‖g‖² read from gnorm2 on the
  * device, so clipping needs no round trip to the host. Weight decay wd is
@@ -33,21 +34,21 @@ __kernel void update(const ulong n, const int kind, const float lr, const float 
     }
     const float th = theta[off_t + i];
     float g = scale * grad[off_g + i];
-    if (kind != 4) g += wd * th;
+    if (kind != NB_OPT_ADAMW) g += wd * th;
     float out;
-    if (kind == 0) {
+    if (kind == NB_OPT_SGD) {
         out = th - lr * g;
-    } else if (kind <= 2) {
+    } else if (kind == NB_OPT_MOMENTUM || kind == NB_OPT_NESTEROV) {
         const float m = mu * state[off_s + i] + g;
         state[off_s + i] = m;
-        out = th - lr * (kind == 1 ? m : g + mu * m);
-    } else {
+        out = th - lr * (kind == NB_OPT_MOMENTUM ? m : g + mu * m);
+    } else { /* NB_OPT_ADAM, NB_OPT_ADAMW */
         const float m = b1 * state[off_s + i] + omb1 * g;
         const float v = b2 * state[off_s + n + i] + omb2 * g * g;
         state[off_s + i] = m;
         state[off_s + n + i] = v;
         float step = (m * bc1) / (sqrt(v * bc2) + eps);
-        if (kind == 4) step += wd * th;
+        if (kind == NB_OPT_ADAMW) step += wd * th;
         out = th - lr * step;
     }
     theta[off_t + i] = out;

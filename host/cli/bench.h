@@ -89,6 +89,7 @@ typedef struct nb_bench_result {
     double profiled_seconds;   /* its wall time                               */
     double profile_overhead;   /* its time per step / the median's, minus 1   */
     double bytes_per_step, bytes_per_step_steady; /* steady: without the upload */
+    double launches_per_step;  /* kernels per update after the first; NaN: cpu */
     double build_cold_ms, build_cached_ms;        /* NaN for cpu              */
     double peak_rss_mib;
     int rss_per_result;     /* 1: the peak was reset before this result       */

@@ -68,13 +68,13 @@ static const char *bytes(double b, char *buf, size_t n)
     return buf;
 }
 
-#define ROW_FMT "%-9s %-11s %-22s %9s %8s %10s %10s %-16s %-18s %-17s %8s %9s\n"
+#define ROW_FMT "%-9s %-11s %-22s %9s %8s %10s %10s %-16s %-18s %8s %-17s %8s %9s\n"
 
 void nb_bench_print_header(FILE *f)
 {
     fprintf(f, ROW_FMT, "workload", "device", "samples/s (min-max)", "steps/s", "GFLOP/s",
-            "kernels", "transfers", "host", "bytes/step(steady)", "build cold/cached", "RSS MiB",
-            "check");
+            "kernels", "transfers", "host", "bytes/step(steady)", "launches", "build cold/cached",
+            "RSS MiB", "check");
 }
 
 void nb_bench_print_row(FILE *f, const nb_bench_result *r)
@@ -93,7 +93,7 @@ void nb_bench_print_row(FILE *f, const nb_bench_result *r)
         return;
     }
     char a[16], b[16], c[16], sps[64], stp[24], gf[24], kern[24], xfer[24], host[64], by[64];
-    char build[48], rss[24], chk[24], u1[24], u2[24];
+    char build[48], rss[24], chk[24], u1[24], u2[24], launches[24];
     snprintf(sps, sizeof sps, "%s (%s-%s)", si(r->samples_per_s.median, a, sizeof a),
              si(r->samples_per_s.min, b, sizeof b), si(r->samples_per_s.max, c, sizeof c));
     si(r->steps_per_s.median, stp, sizeof stp);
@@ -108,9 +108,11 @@ void nb_bench_print_row(FILE *f, const nb_bench_result *r)
     if (isnan(r->build_cold_ms)) snprintf(build, sizeof build, "-");
     else if (isnan(r->build_cached_ms)) snprintf(build, sizeof build, "%.0f ms/(none)", r->build_cold_ms);
     else snprintf(build, sizeof build, "%.0f/%.1f ms", r->build_cold_ms, r->build_cached_ms);
+    if (isnan(r->launches_per_step)) snprintf(launches, sizeof launches, "-");
+    else snprintf(launches, sizeof launches, "%.3g", r->launches_per_step);
     snprintf(rss, sizeof rss, "%.0f", r->peak_rss_mib);
     snprintf(chk, sizeof chk, "ok %.1e", r->worst_abs);
-    fprintf(f, ROW_FMT, w, dev, sps, stp, gf, kern, xfer, host, by, build, rss, chk);
+    fprintf(f, ROW_FMT, w, dev, sps, stp, gf, kern, xfer, host, by, launches, build, rss, chk);
 }
 
 void nb_bench_print_notes(FILE *f, const nb_bench_result *r, int n, const nb_bench_config *c)
@@ -146,6 +148,7 @@ void nb_bench_print_notes(FILE *f, const nb_bench_result *r, int n, const nb_ben
             "bytes/step: written + read per update; (steady) per update after the first, which "
             "also uploads the data\n  (inputs only where the backend cannot read them in place) "
             "and the first epoch's row order.\n"
+            "launches: OpenCL kernels per update after the first (the cpu launches none: -).\n"
             "build: program build with an empty nabla cache, then from it (the OpenCL runtime's "
             "own cache may still help).\n"
             "RSS: peak resident memory %s.\n"
@@ -251,6 +254,8 @@ static void json_result(FILE *f, const nb_bench_result *r)
     fputs(",\n     \"bytes_per_step\": ", f), jnum(f, timed ? r->bytes_per_step : NAN);
     fputs(", \"bytes_per_step_excluding_upload\": ", f);
     jnum(f, timed ? r->bytes_per_step_steady : NAN);
+    fputs(", \"launches_per_step\": ", f); /* null: the cpu launches no kernels */
+    jnum(f, timed ? r->launches_per_step : NAN);
     fputs(",\n     \"build_ms\": ", f);
     if (strcmp(r->device, "cpu") == 0 || isnan(r->build_cold_ms)) fputs("null", f);
     else {

@@ -301,6 +301,7 @@ static double peak_rss_mib(void)
 typedef struct rep_profile {
     double kernels, transfers;  /* seconds of device (cpu: op) time   */
     double bytes;               /* written + read                     */
+    int64_t launches;           /* kernels launched; -1: none (cpu)   */
 } rep_profile;
 
 /* One nb_train call of `steps` updates, timed to the end of its queued
@@ -317,6 +318,7 @@ static nb_status timed_run(nb_backend *be, nb_model *m, const nb_bench_spec *s,
     nb_op_profile p[32];
     int n = nb_backend_profile(be, p, 32); /* also waits for the queue */
     *seconds = nb_now() - t0;
+    int64_t launches = nb_backend_launches(be);
     if (st != NB_OK) return st;
     if (res.iters != steps) /* the numbers would count work that was not done */
         return NB_FAIL(NB_ERR_INTERNAL, "nb_train made %ld updates, %ld expected (%s)", res.iters,
@@ -324,6 +326,7 @@ static nb_status timed_run(nb_backend *be, nb_model *m, const nb_bench_spec *s,
     if (prof) {
         if (print) nb_cli_print_profile(print, be, *seconds); /* before the reset below */
         memset(prof, 0, sizeof *prof);
+        prof->launches = launches;
         for (int i = 0; i < n; i++) {
             int xfer = !strcmp(p[i].op, "write") || !strcmp(p[i].op, "read");
             if (xfer) prof->transfers += p[i].seconds, prof->bytes += p[i].bytes;
@@ -415,7 +418,7 @@ static nb_status time_reps(nb_backend *be, nb_model *m, const nb_bench_spec *s,
     r->samples_per_s = stats(sps, c->reps);
     r->steps_per_s = stats(stps, c->reps);
     r->gflops = stats(gf, c->reps);
-    rep_profile prof = {0, 0, 0};
+    rep_profile prof = {0, 0, 0, 0};
     double wall;
     if (c->print_profile) fprintf(c->out, "\n%s on %s, %ld updates:", s->name, r->device, steps);
     NB_TRY(timed_run(be, m, s, d, steps, c->seed, &wall, &prof, c->print_profile ? c->out : NULL));
@@ -430,12 +433,17 @@ static nb_status time_reps(nb_backend *be, nb_model *m, const nb_bench_spec *s,
      * only where the backend cannot read them in place); a one-step run
      * moves that and one step, so the difference is what steps move. */
     r->bytes_per_step_steady = 0.0;
+    /* Launches likewise: the call's own (zeroing the loss, the upload's
+     * kernels) come once, so per step is the difference to one step. */
+    r->launches_per_step = prof.launches < 0 ? NAN : (double)prof.launches;
     if (steps > 1) {
-        rep_profile one = {0, 0, 0};
+        rep_profile one = {0, 0, 0, 0};
         double wall1;
         NB_TRY(timed_run(be, m, s, d, 1, c->seed, &wall1, &one, NULL));
         double steady = prof.bytes - one.bytes;
         r->bytes_per_step_steady = steady > 0 ? steady / (k - 1.0) : 0.0;
+        if (prof.launches >= 0)
+            r->launches_per_step = (double)(prof.launches - one.launches) / (k - 1.0);
     }
     return NB_OK;
 }

@@ -41,6 +41,8 @@ void nb_cli_print_profile(FILE *f, nb_backend *be, double wall_seconds)
             1e3 * total, 1e3 * wall_seconds, 1e3 * (wall_seconds - total));
     if (cached >= 0)
         fprintf(f, "program build: %.1f ms (%s)\n", 1e3 * build, cached ? "from cache" : "compiled");
+    int64_t launches = nb_backend_launches(be); /* -1: the cpu launches none */
+    if (launches >= 0) fprintf(f, "kernel launches: %lld\n", (long long)launches);
 }
 
 int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)

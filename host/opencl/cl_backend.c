@@ -67,6 +67,7 @@ nb_status nb_cl_launch(nb_cl_ctx *c, nb_cl_kernel k, cl_uint dims, const size_t 
     cl_event ev = NULL;
     CL_TRY(nb_cl.clEnqueueNDRangeKernel(c->queue, c->k[k], dims, NULL, g, local, 0, NULL,
                                         c->prof->on ? &ev : NULL));
+    c->prof->launches++; /* launches per step, for `nabla bench` and the tests */
     return ev ? nb_cl_track(c, ev) : NB_OK;
 }
 
@@ -261,6 +262,7 @@ nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend
      * the rest is for parameters, activations and the driver. The test
      * hook NABLA_DEVICE_DATA_LIMIT (bytes) lowers it to force streaming. */
     facts->max_alloc = c->dev.info.max_alloc;
+    facts->counts_launches = true;
     facts->data_budget = c->dev.info.global_mem / 2;
     const char *lim = getenv("NABLA_DEVICE_DATA_LIMIT");
     if (lim && *lim) facts->data_budget = strtoull(lim, NULL, 10);

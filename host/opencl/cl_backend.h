@@ -36,7 +36,8 @@ typedef struct nb_cl_tunables {
     X(gemm_nn) X(gemm_nt) X(gemm_tn) X(gemm_tt) X(gemv_n) X(gemv_t) X(gemm_small_nn)              \
     X(gemm_small_nt) X(gemm_small_tn) X(gemm_small_tt) X(gather_rows) X(fill)                     \
     X(bias_act) X(bias_softmax) X(act_backward) X(loss_sum) X(reduce_sum) X(col_sum_part)         \
-    X(col_sum_final) X(sum_sq_part) X(update)
+    X(col_sum_final) X(sum_sq_part) X(update)                                                     \
+    X(gemm_epi_nn) X(gemm_epi_nt) X(gemm_small_epi_nn) X(gemm_small_epi_nt)
 
 typedef enum nb_cl_kernel {
 #define NB_CL_K_ENUM(name) K_##name,

@@ -370,12 +370,32 @@ static void tell_build(const nb_cl_ctx *c, int *told, int cache_on, int usable)
                         : "not cached");
 }
 
+/* Append the other host enums the kernels test, by the host's own names
+ * and values (" -DNB_OPT_ADAMW=4" and so on), so no kernel spells a
+ * number that the host could renumber. */
+static void enum_options(char *buf, size_t n)
+{
+#define NB_CL_NAMED(e) {#e, (int)(e)}
+    static const struct { const char *name; int value; } named[] = {
+        NB_CL_NAMED(NB_OPT_SGD),      NB_CL_NAMED(NB_OPT_MOMENTUM),  NB_CL_NAMED(NB_OPT_NESTEROV),
+        NB_CL_NAMED(NB_OPT_ADAM),     NB_CL_NAMED(NB_OPT_ADAMW),     NB_CL_NAMED(NB_LOSS_MSE),
+        NB_CL_NAMED(NB_LOSS_XENT),    NB_CL_NAMED(NB_EPI_NONE),      NB_CL_NAMED(NB_EPI_BIAS_ACT),
+        NB_CL_NAMED(NB_EPI_DACT)};
+#undef NB_CL_NAMED
+    size_t len = strlen(buf);
+    for (size_t i = 0; i < sizeof named / sizeof *named && len + 1 < n; i++) {
+        int w = snprintf(buf + len, n - len, " -D%s=%d", named[i].name, named[i].value);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
 /* Build once with the current tunables: from the cache when possible. */
 static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *facts, int *told)
 {
-    char options[1024], dir[4096], name[64];
+    char options[2048], dir[4096], name[64];
     nb_cl_tune_options(&c->t, options, sizeof options);
     act_options(options, sizeof options);
+    enum_options(options, sizeof options);
     double t0 = nb_now();
     uint64_t key = cache_key(c, s, options);
     int missing = 0, refused = 0, dfd = -1, cache_on = cache_dir(dir, sizeof dir);
@@ -447,7 +467,8 @@ nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts)
         size_t need = (size_t)(c->t.gemm_tm / c->t.gemm_wm) * (size_t)(c->t.gemm_tn / c->t.gemm_wn);
         size_t lim = SIZE_MAX, lim1 = SIZE_MAX; /* GEMM kernels; the 1-D kernels */
         for (int k = 0; k < K_COUNT; k++) {
-            size_t *l = k <= K_gemm_tt ? &lim : &lim1;
+            bool tiled = k <= K_gemm_tt || k == K_gemm_epi_nn || k == K_gemm_epi_nt;
+            size_t *l = tiled ? &lim : &lim1;
             if (c->kwg[k] < *l) *l = c->kwg[k];
         }
         bool gemv_ok = (size_t)c->t.gemv_wg <= c->kwg[K_gemv_n] && (size_t)c->t.gemv_wg <= c->kwg[K_gemv_t];

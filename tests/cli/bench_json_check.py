@@ -11,7 +11,8 @@ from the layers, and every correctness check passed; the cpu's results
 carry its thread count. A --contention run has its results in pairs per
 workload (the cpu at its default threads, then at one) and a "contention"
 object whose ratios are the pairs' samples/s medians divided; other runs
-have "contention": null. No speed is asserted.
+have "contention": null. launches_per_step is null exactly for the cpu
+and >= 1 on OpenCL (whole in full batch). No speed is asserted.
 
 usage: bench_json_check.py NABLA_BINARY WORK_DIR
 """
@@ -104,6 +105,17 @@ def check_result(i, r):
         fail(where, f"reps {r['reps']} with {len(r['rep_seconds'])} rep_seconds (at least 5)")
     if not (r["peak_rss_mib"] > 0 and r["bytes_per_step"] >= 0):
         fail(where, "peak_rss_mib must be > 0 and bytes_per_step >= 0")
+    # Kernel launches per update: null exactly for the cpu, which launches
+    # none; on OpenCL at least one (the update itself), and a whole count in
+    # full batch, where every update runs the same kernels (mini-batch adds
+    # an epoch's own launches, spread over its updates).
+    lps = r.get("launches_per_step", "missing")
+    if cpu and lps is not None:
+        fail(where, f"launches_per_step should be null for the cpu: {lps!r}")
+    if not cpu and not (is_num(lps) and lps >= 1):
+        fail(where, f"launches_per_step should be a number >= 1: {lps!r}")
+    elif not cpu and r["full_batch"] and lps != int(lps):
+        fail(where, f"launches_per_step should be whole in full batch: {lps!r}")
     if errors:
         return
     # The arithmetic between the fields.

@@ -176,6 +176,7 @@ static void test_devices_and_profile(void **state)
     assert_non_null(strstr(out_text, "profile: cpu"));
     assert_non_null(strstr(out_text, "GFLOP/s"));
     assert_non_null(strstr(out_text, "\ngemm "));
+    assert_null(strstr(out_text, "kernel launches:")); /* none on the cpu */
     assert_int_equal(run("train", "--device", "gpu", NULL), 2);
     assert_non_null(strstr(err_text, "unknown device"));
     need_opencl();
@@ -185,6 +186,7 @@ static void test_devices_and_profile(void **state)
     assert_int_equal(run("train", "--device", "opencl:0.0", "--epochs", "1", "--profile", NULL), 0);
     assert_non_null(strstr(out_text, "profile: opencl:0.0"));
     assert_non_null(strstr(out_text, "program build:"));
+    assert_non_null(strstr(out_text, "kernel launches:"));
 }
 
 /* A well-formed device name that names no device is a device failure
