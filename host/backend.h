@@ -158,6 +158,10 @@ typedef struct nb_backend_facts {
     int build_cached;         /* 1 cached, 0 compiled, -1 no program      */
     uint64_t data_budget;     /* bytes of data a run may keep resident    */
     uint64_t max_alloc;       /* largest single buffer, bytes             */
+    char tuning[192];         /* OpenCL: the kernel configuration in use, *
+                               * "" for a backend without one             */
+    int tuned;                /* 1: that configuration is from a tuning   *
+                               * record (nabla tune), 0: the built-in one */
 } nb_backend_facts;
 
 /* The profile of a backend's ops, kept by the dispatch layer while on. A
