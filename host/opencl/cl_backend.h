@@ -86,6 +86,9 @@ int nb_cl_tune_shrink(nb_cl_tunables *t);
 void nb_cl_tune_options(const nb_cl_tunables *t, char *buf, size_t n);
 /* Local memory bytes the GEMM kernels use with these tunables. */
 size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t);
+/* Parse len bytes "TM,TN,TK,WM,WN,VW[,PAD,DB,LOCAL]" (decimal, 0 to 2^20)
+ * into t's GEMM knobs; how many numbers (6 or 9), 0 if malformed. */
+int nb_cl_gemm_parse(const char *s, size_t len, nb_cl_tunables *t);
 /* NULL if the GEMM knobs are values gemm.cl accepts, else what is wrong. */
 const char *nb_cl_gemm_invalid(const nb_cl_tunables *t);
 /* Does the GEMM configuration fit t's limits and the item limits? */
@@ -104,6 +107,14 @@ void nb_cl_program_release(nb_cl_ctx *c);
 nb_status nb_cl_sources(char ***texts, int *n);
 void nb_cl_sources_free(char **texts, int n);
 uint64_t nb_cl_sources_hash(const char *const *texts, int n);
+
+/* ---- cl_tune_space.c ---- */
+/* The GEMM knobs of the tuner's candidates (the rest of each entry is
+ * zero), for a CPU device or not, all or the --quick ones; how many. */
+int nb_cl_tune_candidates(bool cpu, bool quick, nb_cl_tunables *out, int cap);
+/* ---- cl_tune.c ---- */
+/* The configuration nb_cl_tune chooses, but never from a record. */
+nb_status nb_cl_tune_ladder(const nb_cl_device *dev, nb_cl_tunables *t);
 
 /* ---- cl_record.c ---- */
 /* Apply the device's tuning record to t, if there is a valid one that

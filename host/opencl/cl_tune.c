@@ -78,6 +78,21 @@ static int parse_gemm(const char *s, long v[9])
     return 0;
 }
 
+int nb_cl_gemm_parse(const char *s, size_t len, nb_cl_tunables *t)
+{
+    char buf[160];
+    long v[9] = {0, 0, 0, 0, 0, 0, 1, 0, 1}; /* PAD, DB, LOCAL default as the ladder's */
+    if (len >= sizeof buf) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    int nv = parse_gemm(buf, v);
+    if (!nv) return 0;
+    t->gemm_tm = (int)v[0], t->gemm_tn = (int)v[1], t->gemm_tk = (int)v[2];
+    t->gemm_wm = (int)v[3], t->gemm_wn = (int)v[4], t->gemm_vw = (int)v[5];
+    t->gemm_pad = (int)v[6], t->gemm_db = (int)v[7], t->gemm_local = (int)v[8];
+    return nv;
+}
+
 const char *nb_cl_gemm_invalid(const nb_cl_tunables *t)
 {
     /* The same rules as gemm.cl's #error lines, so nothing the host
@@ -149,7 +164,7 @@ int nb_cl_tune_shrink(nb_cl_tunables *t)
     return 1;
 }
 
-nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
+static nb_status tune(const nb_cl_device *dev, nb_cl_tunables *t, bool use_record)
 {
     memset(t, 0, sizeof *t);
     t->max_wg = env_limit("NABLA_CL_MAX_WG", dev->info.max_work_group);
@@ -205,10 +220,17 @@ nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t)
     /* A tuning record replaces the ladder's choice; the test hook for the
      * small-GEMM bound still wins over it. */
     const char *rec = getenv("NABLA_CL_RECORD");
-    if (!(rec && strcmp(rec, "off") == 0) &&
+    if (use_record && !(rec && strcmp(rec, "off") == 0) &&
         nb_cl_record_apply(dev, t, t->record_note, sizeof t->record_note) && small && *small)
         t->gemm_small = strtod(small, NULL);
     return NB_OK;
+}
+
+nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t) { return tune(dev, t, true); }
+
+nb_status nb_cl_tune_ladder(const nb_cl_device *dev, nb_cl_tunables *t)
+{
+    return tune(dev, t, false);
 }
 
 void nb_cl_tune_options(const nb_cl_tunables *t, char *buf, size_t n)
