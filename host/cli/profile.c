@@ -41,6 +41,10 @@ void nb_cli_print_profile(FILE *f, nb_backend *be, double wall_seconds)
             1e3 * total, 1e3 * wall_seconds, 1e3 * (wall_seconds - total));
     if (cached >= 0)
         fprintf(f, "program build: %.1f ms (%s)\n", 1e3 * build, cached ? "from cache" : "compiled");
+    int tuned = 0;
+    const char *tuning = nb_backend_tuning(be, &tuned);
+    if (tuning[0])
+        fprintf(f, "kernels: %s (%s)\n", tuning, tuned ? "from the tuning record" : "built-in choice");
 }
 
 int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
@@ -58,5 +62,14 @@ int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
         fprintf(stderr, "nabla %s: using cpu, OpenCL unavailable: %s\n", cmd, nb_backend_note(*be));
     else if (nb_backend_note(*be)[0])
         fprintf(stderr, "nabla %s: %s\n", cmd, nb_backend_note(*be));
+    /* Training on an OpenCL device that was never tuned: say how, once. */
+    int tuned = 0;
+    const char *tuning = nb_backend_tuning(*be, &tuned);
+    if (!strcmp(cmd, "train") && tuning[0] && !tuned) {
+        const char *name = nb_backend_name(*be);
+        int len = (int)strcspn(name, " ");
+        fprintf(stderr, "nabla train: %.*s has no tuning record; 'nabla tune --device %.*s --quick' "
+                        "may make it faster (optional)\n", len, name, len, name);
+    }
     return 0;
 }
