@@ -10,11 +10,11 @@
  *   global = (ceil(N/GEMM_TN) * local0, ceil(M/GEMM_TM) * local1)
  *   A work-group computes a GEMM_TM x GEMM_TN tile of C; work-item (tx, ty)
  *   the GEMM_WM x GEMM_WN block at rows ty*GEMM_WM.., columns tx*GEMM_WN.. of it.
- *   Local memory, bytes (TM = GEMM_TM etc.):
- *     gemm_nn, gemm_nt: 4 * (TM * (TK + 1) + TK * TN)   (A rows padded by one float)
+ *   Local memory, bytes (TM = GEMM_TM etc.; none when GEMM_LOCAL is 0):
+ *     gemm_nn, gemm_nt: 4 * (TM * (TK + PAD) + TK * TN)   (A rows padded by PAD floats)
  *     gemm_tn, gemm_tt: 4 * (TK * TM + TK * TN)
- *   so at most 4 * (TK*TM + TK*TN) + 4 * TM for every kernel (the padding, 4 * TM,
- *   is within the 4 * (TK + TM + TN) bytes the host allows for).
+ *   twice that with GEMM_DB; so at most 4 * (TK*TM + TK*TN + TM*PAD) * (1 + DB)
+ *   for every kernel, which is what the host reserves (nb_cl_gemm_local_bytes).
  *
  * Small GEMM  gemm_small_nn, _nt, _tn, _tt, the same arguments as GEMM, for
  *   products too small to fill a tile (the host picks them below an M*N*K bound):
@@ -38,7 +38,15 @@
  *                       the operand's offset and row length are multiples of it
  *                       and the vector lies inside the matrix; otherwise, and
  *                       for the transposed B of gemm_nt/tt, loads are scalar.
+ *   GEMM_PAD            0 … 16 floats appended to each local row of a
+ *                       non-transposed A tile, against bank conflicts (1)
+ *   GEMM_DB             1: double-buffered K slices, staged one ahead, one
+ *                       barrier per slice (0: one buffer, two barriers)
+ *   GEMM_LOCAL          0: no local memory; each work-item reads A and B
+ *                       from global memory (for CPU devices); then
+ *                       GEMM_DB = GEMM_PAD = 0, GEMM_VW = 1 and GEMM_TK is unused
  *   GEMV_WG             a power of two >= 1.
+ *   Every impossible value is refused by an #error below.
  *   The work-group size need not divide the tile loads (remainders are
  *   handled). Element indices within one matrix are uint, so M*K, K*N and
  *   M*N must be < 2^32; offsets are added as ulong.

@@ -7,11 +7,11 @@
  * the tiled GEMMs of one training step of each network. A candidate that
  * does not fit the limits, fails to build or fails the check is skipped
  * and counted. The winner has the lowest geometric mean, over the
- * networks, of its step time over the ladder's, so no one network
- * decides alone. Then, with the winner: the GEMV work-group size, at the
- * networks' batch-1 products, and the small-GEMM bound, where the one-
- * item-per-output kernel stops beating the tiled one. The winners become
- * the device's tuning record (cl_record.c).
+ * networks, of its step time over the ladder's, among the candidates no
+ * slower than the ladder's on any network. Then, with the winner: the
+ * GEMV work-group size, at the networks' batch-1 products, and the small-
+ * GEMM bound, where the one-item-per-output kernel stops beating the tiled
+ * one. The winners become the device's tuning record (cl_record.c).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -307,12 +307,18 @@ static void time_steps(tuner *tu, built *b, const nb_cl_tunables *t, const shape
     }
 }
 
+/* A candidate's score against the ladder: the geometric mean of its step
+ * times over the ladder's, or infinity if it is slower on any network (a
+ * tuned configuration must never cost a network time it had). */
 static double score(const double *x, const double *ref, int n)
 {
     double lg = 0.0;
     int m = 0;
-    for (int w = 0; w < n; w++)
-        if (ref[w] > 0) lg += log(x[w] / ref[w]), m++;
+    for (int w = 0; w < n; w++) {
+        if (!(ref[w] > 0)) continue; /* no tiled GEMM in that network */
+        if (!(x[w] <= ref[w])) return INFINITY;
+        lg += log(x[w] / ref[w]), m++;
+    }
     return m ? exp(lg / m) : 1.0; /* no tiled GEMM at all: every candidate ties */
 }
 
@@ -514,7 +520,7 @@ static nb_status run(tuner *tu, nb_tune_report *rep)
     snprintf(rep->device, sizeof rep->device, "opencl:%d.%d (%s)", tu->dev.info.platform,
              tu->dev.info.device, tu->dev.info.name);
     bool cpu = strcmp(tu->dev.info.type, "CPU") == 0;
-    tu->reps = req->quick ? 1 : 3;
+    tu->reps = req->quick ? 2 : 4;
     shape s[MAX_SHAPES];
     int ns = step_shapes(req, lad.gemm_small, s);
     NB_TRY(tuner_open(tu, s, ns));
