@@ -323,6 +323,53 @@ static void test_candidates_are_covered_by_oclgrind(void **state)
     }
 }
 
+/* Random damage to a good record, a few thousand times (under the
+ * sanitizers in the ASan build): each result is either refused, leaving
+ * the ladder's choice, or a configuration gemm.cl accepts, within the
+ * limits, with power-of-two work-groups. Never a crash or overflow. */
+static void test_mutated_records_never_slip_through(void **state)
+{
+    (void)state;
+    nb_cl_device d = cpu_device();
+    nb_cl_tunables want = tuned_config(&d), got;
+    char path[4200], good[1100];
+    assert_int_equal(nb_cl_record_store(&d, &want, path, sizeof path), NB_OK);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(good, 1, sizeof good - 1, f);
+    fclose(f);
+    static const char alphabet[] = "0123456789,\n -+xe";
+    uint32_t rng = 12345;
+    int used = 0;
+    for (int it = 0; it < 3000; it++) {
+        char text[1200];
+        size_t len = n;
+        memcpy(text, good, n);
+        for (int m = 0; m < 1 + it % 3; m++) {
+            rng = rng * 1664525u + 1013904223u;
+            size_t at = (rng >> 8) % len;
+            int op = (int)((rng >> 4) % 3);
+            char c = alphabet[(rng >> 20) % (sizeof alphabet - 1)];
+            if (op == 0) text[at] = c;                                  /* replace */
+            else if (op == 1 && len > 1) memmove(text + at, text + at + 1, --len - at); /* delete */
+            else if (len + 1 < sizeof text) memmove(text + at + 1, text + at, len++ - at), text[at] = c;
+        }
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fwrite(text, 1, len, f);
+        fclose(f);
+        assert_int_equal(nb_cl_tune(&d, &got), NB_OK);
+        if (!got.from_record) continue;
+        used++;
+        assert_null(nb_cl_gemm_invalid(&got));
+        assert_true(nb_cl_gemm_fits(&got, d.max_item));
+        assert_true(got.wg >= 1 && (got.wg & (got.wg - 1)) == 0 && (size_t)got.wg <= got.max_wg);
+        assert_true(got.gemv_wg >= 1 && (got.gemv_wg & (got.gemv_wg - 1)) == 0);
+        assert_true(got.gemm_small >= 0 && got.gemm_small <= 1099511627776.0);
+    }
+    print_message("%d of 3000 damaged records were still valid and used\n", used);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +380,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_must_fit_the_limits, fresh_cache, drop_cache),
         cmocka_unit_test_setup_teardown(test_bad_records_are_refused, fresh_cache, drop_cache),
         cmocka_unit_test_setup_teardown(test_record_is_per_driver, fresh_cache, drop_cache),
+        cmocka_unit_test_setup_teardown(test_mutated_records_never_slip_through, fresh_cache, drop_cache),
         cmocka_unit_test(test_candidates_are_covered_by_oclgrind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
