@@ -151,6 +151,7 @@ static void set_rung(nb_cl_tunables *t, int i)
 
 int nb_cl_tune_shrink(nb_cl_tunables *t)
 {
+    t->from_record = 0; /* whatever a record chose is no longer what runs */
     for (int i = 0; i + 1 < LADDER_N; i++) {
         if (ladder[i][0] == t->gemm_tm && ladder[i][1] == t->gemm_tn && ladder[i][2] == t->gemm_tk &&
             ladder[i][3] == t->gemm_wm && ladder[i][4] == t->gemm_wn && t->gemm_local &&
