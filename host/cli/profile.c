@@ -62,10 +62,12 @@ int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
         fprintf(stderr, "nabla %s: using cpu, OpenCL unavailable: %s\n", cmd, nb_backend_note(*be));
     else if (nb_backend_note(*be)[0])
         fprintf(stderr, "nabla %s: %s\n", cmd, nb_backend_note(*be));
-    /* Training on an OpenCL device that was never tuned: say how, once. */
+    /* Training on an OpenCL device that was never tuned: say how, once;
+     * but not after a note, which is about the very directory a record
+     * would be kept in (or about a record refused). */
     int tuned = 0;
     const char *tuning = nb_backend_tuning(*be, &tuned);
-    if (!strcmp(cmd, "train") && tuning[0] && !tuned) {
+    if (!strcmp(cmd, "train") && tuning[0] && !tuned && !nb_backend_note(*be)[0]) {
         const char *name = nb_backend_name(*be);
         int len = (int)strcspn(name, " ");
         fprintf(stderr, "nabla train: %.*s has no tuning record; 'nabla tune --device %.*s --quick' "
