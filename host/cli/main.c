@@ -22,7 +22,7 @@ static const char main_help[] =
     "  descend    gradient descent on a built-in 2-D function, with a picture\n"
     "  gradcheck  check backpropagation against finite differences\n"
     "  bench      time the workloads on every device, in one run\n"
-    "  tune       find and keep the fastest kernel configuration for an OpenCL device\n"
+    "  tune       find and keep the fastest kernels for an OpenCL device\n"
     "\n"
     "Run 'nabla <command> --help' or 'nabla help <command>' for a command's options.\n"
     "  -h, --help       this help\n"
