@@ -36,7 +36,8 @@ static const char tune_help[] =
     "  --dry-run         report the winner but store nothing\n"
     "\n"
     "NABLA_CL_RECORD=off makes a run ignore the record (the built-in choice).\n"
-    "Exit status: 0 tuned, 1 no candidate passed, 2 bad arguments, 3 device failure.\n";
+    "Exit status: 0 tuned, 1 the record could not be stored, 2 bad arguments, 3 no\n"
+    "OpenCL device, or it failed (the built-in configuration included).\n";
 
 static void progress(void *user, const char *line)
 {
@@ -102,6 +103,11 @@ int nb_cmd_tune(int argc, char **argv)
     }
     nb_tune_report rep;
     nb_status st = nb_tune_run(&req, &rep);
+    if (st == NB_ERR_IO || st == NB_ERR_UNSUPPORTED) {
+        /* Not bad input: the record could not be kept, or there is no OpenCL. */
+        nb_cli_fail("tune", st);
+        return st == NB_ERR_IO ? NB_EXIT_FAIL : NB_EXIT_DEVICE;
+    }
     if (st != NB_OK) return nb_cli_fail("tune", st);
     printf("device    %s\n", rep.device);
     printf("GEMM      %d candidates: %d timed, %d skipped (%d over the device's limits, %d did "

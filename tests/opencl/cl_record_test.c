@@ -7,7 +7,9 @@
  *    back into a backend created under the same limits;
  *  - a record written by hand decides the configuration a backend runs,
  *    NABLA_CL_RECORD=off restores the built-in one, and `nabla train`
- *    says how to tune exactly when there is no record.
+ *    says how to tune exactly when there is no record;
+ *  - `nabla tune` itself: bad arguments, its counts and winner, --dry-run,
+ *    and a cache directory others could write, which it must not use.
  * The candidate list is cut to a few small tiles (NABLA_CL_TUNE_CANDIDATES)
  * so the test takes seconds.
  */
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "nabla.h"
 #include "opencl/cl_backend.h"
@@ -185,11 +189,74 @@ static void test_record_decides_the_configuration(void **state)
     nb_backend_free(be);
 }
 
+/* Run the CLI with args (a shell fragment); its exit status, stdout in out. */
+static int cli(const char *args, char *out, size_t n)
+{
+    const char *bin = getenv("NABLA_CLI");
+    assert_non_null(bin);
+    char cmd[1400], path[300];
+    snprintf(path, sizeof path, "%s/cli.out", cache_dir);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>&1", bin, args, path);
+    int rc = system(cmd);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t got = fread(out, 1, n - 1, f);
+    out[got] = '\0';
+    fclose(f);
+    print_message("nabla %s -> %d\n%s", args, WEXITSTATUS(rc), out);
+    return WEXITSTATUS(rc);
+}
+
+static int records_in_cache(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls '%s'/tune-*.txt >/dev/null 2>&1", cache_dir);
+    return system(cmd) == 0;
+}
+
+/* `nabla tune`: bad arguments, the counts and the winner it prints,
+ * --dry-run, and a cache directory it must not write into. */
+static void test_tune_command(void **state)
+{
+    (void)state;
+    if (!have_device) return;
+    char out[16384], cmd[700];
+    assert_int_equal(cli("tune --bogus", out, sizeof out), 2);
+    assert_int_equal(cli("tune --layers 8,4", out, sizeof out), 2);
+    assert_int_equal(cli("tune --device cpu", out, sizeof out), 2);
+    assert_int_equal(cli("tune --batch 0 --layers 8,4", out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/tune-*.txt", cache_dir);
+    assert_int_equal(system(cmd), 0);
+    /* One candidate that fits and one that is not a configuration at all. */
+    setenv("NABLA_CL_TUNE_CANDIDATES", "16,16,1,4,4,1,0,0,0;0,0,0,0,0,0", 1);
+    const char *run = "tune --layers 64,96,40 --batch 64 --quick";
+    snprintf(cmd, sizeof cmd, "%s --dry-run", run);
+    assert_int_equal(cli(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "3 candidates: 2 timed, 1 skipped (1 over the device's limits"));
+    assert_non_null(strstr(out, "\nwinner    "));
+    assert_non_null(strstr(out, "step GEMMs"));
+    assert_non_null(strstr(out, "(ladder "));
+    assert_non_null(strstr(out, "record    not stored"));
+    assert_false(records_in_cache());
+    assert_int_equal(cli(run, out, sizeof out), 0);
+    assert_non_null(strstr(out, "record    "));
+    assert_true(records_in_cache());
+    /* A cache directory others can write: no record is written there. */
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/tune-*.txt && chmod 777 '%s'", cache_dir, cache_dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cli(run, out, sizeof out), 1);
+    assert_non_null(strstr(out, "is writable by others"));
+    assert_false(records_in_cache());
+    assert_int_equal(chmod(cache_dir, 0700), 0);
+    unsetenv("NABLA_CL_TUNE_CANDIDATES");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tuner_stays_within_small_limits),
         cmocka_unit_test(test_record_decides_the_configuration),
+        cmocka_unit_test(test_tune_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
