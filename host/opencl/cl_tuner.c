@@ -525,29 +525,45 @@ static nb_status run(tuner *tu, nb_tune_report *rep)
     int ns = step_shapes(req, lad.gemm_small, s);
     NB_TRY(tuner_open(tu, s, ns));
 
-    double lad_t[NB_TUNE_MAX_NETS], cand_t[NB_TUNE_MAX_NETS], best_t[NB_TUNE_MAX_NETS];
+    double lad_t[NB_TUNE_MAX_NETS], best_t[NB_TUNE_MAX_NETS];
     int timed;
     say(tu, "GEMM: the ladder's configuration, then %s candidates (TM,TN,TK,WM,WN,VW,PAD,DB,LOCAL)",
         req->quick ? "the quick" : "all");
     NB_TRY(try_gemm(tu, &lad, s, ns, lad_t, rep, &timed));
     if (!timed) return NB_FAIL(NB_ERR_BACKEND, "nabla tune: the ladder's own configuration fails on "
                                                "%s", rep->device);
-    best = lad;
-    memcpy(best_t, lad_t, sizeof lad_t);
-    double best_score = 1.0;
     nb_cl_tunables cand[MAX_CAND];
+    double cand_t[MAX_CAND][NB_TUNE_MAX_NETS];
+    int ok_c[MAX_CAND] = {0};
     int nc = nb_cl_tune_candidates(cpu, req->quick, cand, MAX_CAND);
     for (int i = 0; i < nc; i++) {
         nb_cl_tunables t = lad; /* limits, WG sizes and bound from the ladder */
         t.gemm_tm = cand[i].gemm_tm, t.gemm_tn = cand[i].gemm_tn, t.gemm_tk = cand[i].gemm_tk;
         t.gemm_wm = cand[i].gemm_wm, t.gemm_wn = cand[i].gemm_wn, t.gemm_vw = cand[i].gemm_vw;
         t.gemm_pad = cand[i].gemm_pad, t.gemm_db = cand[i].gemm_db, t.gemm_local = cand[i].gemm_local;
+        cand[i] = t;
         char a[128], bd[128];
         nb_cl_gemm_describe(&t, a, sizeof a), nb_cl_gemm_describe(&lad, bd, sizeof bd);
         if (!strcmp(a, bd)) continue; /* the ladder's row: timed already */
-        NB_TRY(try_gemm(tu, &t, s, ns, cand_t, rep, &timed));
-        double sc = timed ? score(cand_t, lad_t, req->n_nets) : INFINITY;
-        if (sc < best_score) best = t, best_score = sc, memcpy(best_t, cand_t, sizeof cand_t);
+        NB_TRY(try_gemm(tu, &t, s, ns, cand_t[i], rep, &ok_c[i]));
+    }
+    /* The ladder once more, last, keeping its better time per network: the
+     * first configuration timed may pay for the device warming up, and a
+     * tuned configuration must beat the ladder at its best. */
+    if (nc > 0) {
+        double again[NB_TUNE_MAX_NETS];
+        say(tu, "the ladder's configuration again:");
+        NB_TRY(try_gemm(tu, &lad, s, ns, again, rep, &timed));
+        rep->tried--, rep->timed -= timed; /* the same configuration, not another candidate */
+        for (int w = 0; timed && w < req->n_nets; w++)
+            if (again[w] < lad_t[w]) lad_t[w] = again[w];
+    }
+    best = lad;
+    memcpy(best_t, lad_t, sizeof lad_t);
+    double best_score = 1.0;
+    for (int i = 0; i < nc; i++) {
+        double sc = ok_c[i] ? score(cand_t[i], lad_t, req->n_nets) : INFINITY;
+        if (sc < best_score) best = cand[i], best_score = sc, memcpy(best_t, cand_t[i], sizeof best_t);
     }
     nb_cl_gemm_describe(&lad, rep->ladder, sizeof rep->ladder);
     nb_cl_gemm_describe(&best, rep->winner, sizeof rep->winner);
