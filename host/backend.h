@@ -159,6 +159,10 @@ typedef struct nb_backend_facts {
     uint64_t data_budget;     /* bytes of data a run may keep resident    */
     uint64_t max_alloc;       /* largest single buffer, bytes             */
     bool counts_launches;     /* runs kernels and counts them (profile)   */
+    char tuning[192];         /* OpenCL: the kernel configuration in use, *
+                               * "" for a backend without one             */
+    int tuned;                /* 1: that configuration is from a tuning   *
+                               * record (nabla tune), 0: the built-in one */
 } nb_backend_facts;
 
 /* The profile of a backend's ops, kept by the dispatch layer while on. A

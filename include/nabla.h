@@ -111,6 +111,11 @@ const char *nb_backend_name(const nb_backend *be);
  * that is a link or not a plain file), with the fix; the program was then
  * compiled and nothing was cached. */
 const char *nb_backend_note(const nb_backend *be);
+/* The kernel configuration an OpenCL backend runs, in one line ("gemm
+ * TM,TN,TK,WM,WN,VW,PAD,DB,LOCAL, gemv_wg …"), or "" for a backend without
+ * one (the cpu). *tuned (may be NULL) is 1 when it came from a tuning
+ * record written by `nabla tune` for this device, else 0. Borrowed. */
+const char *nb_backend_tuning(const nb_backend *be, int *tuned);
 
 /* One OpenCL device, as "opencl:P.D" names it. */
 typedef struct nb_device_info {

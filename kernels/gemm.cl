@@ -10,11 +10,11 @@
  *   global = (ceil(N/GEMM_TN) * local0, ceil(M/GEMM_TM) * local1)
  *   A work-group computes a GEMM_TM x GEMM_TN tile of C; work-item (tx, ty)
  *   the GEMM_WM x GEMM_WN block at rows ty*GEMM_WM.., columns tx*GEMM_WN.. of it.
- *   Local memory, bytes (TM = GEMM_TM etc.):
- *     gemm_nn, gemm_nt: 4 * (TM * (TK + 1) + TK * TN)   (A rows padded by one float)
+ *   Local memory, bytes (TM = GEMM_TM etc.; none when GEMM_LOCAL is 0):
+ *     gemm_nn, gemm_nt: 4 * (TM * (TK + PAD) + TK * TN)   (A rows padded by PAD floats)
  *     gemm_tn, gemm_tt: 4 * (TK * TM + TK * TN)
- *   so at most 4 * (TK*TM + TK*TN) + 4 * TM for every kernel (the padding, 4 * TM,
- *   is within the 4 * (TK + TM + TN) bytes the host allows for).
+ *   twice that with GEMM_DB; so at most 4 * (TK*TM + TK*TN + TM*PAD) * (1 + DB)
+ *   for every kernel, which is what the host reserves (nb_cl_gemm_local_bytes).
  *
  * Small GEMM  gemm_small_nn, _nt, _tn, _tt, the same arguments as GEMM, for
  *   products too small to fill a tile (the host picks them below an M*N*K bound):
@@ -38,7 +38,15 @@
  *                       the operand's offset and row length are multiples of it
  *                       and the vector lies inside the matrix; otherwise, and
  *                       for the transposed B of gemm_nt/tt, loads are scalar.
+ *   GEMM_PAD            0 … 16 floats appended to each local row of a
+ *                       non-transposed A tile, against bank conflicts (1)
+ *   GEMM_DB             1: double-buffered K slices, staged one ahead, one
+ *                       barrier per slice (0: one buffer, two barriers)
+ *   GEMM_LOCAL          0: no local memory; each work-item reads A and B
+ *                       from global memory (for CPU devices); then
+ *                       GEMM_DB = GEMM_PAD = 0, GEMM_VW = 1 and GEMM_TK is unused
  *   GEMV_WG             a power of two >= 1.
+ *   Every impossible value is refused by an #error below.
  *   The work-group size need not divide the tile loads (remainders are
  *   handled). Element indices within one matrix are uint, so M*K, K*N and
  *   M*N must be < 2^32; offsets are added as ulong.
@@ -71,6 +79,15 @@
 #ifndef GEMV_WG
 #define GEMV_WG 64
 #endif
+#ifndef GEMM_PAD
+#define GEMM_PAD 1
+#endif
+#ifndef GEMM_DB
+#define GEMM_DB 0
+#endif
+#ifndef GEMM_LOCAL
+#define GEMM_LOCAL 1
+#endif
 
 #if GEMM_TM % GEMM_WM != 0 || GEMM_TN % GEMM_WN != 0
 #error "gemm.cl: GEMM_TM must be a multiple of GEMM_WM, and GEMM_TN of GEMM_WN"
@@ -80,6 +97,24 @@
 #endif
 #if GEMV_WG < 1 || (GEMV_WG & (GEMV_WG - 1)) != 0
 #error "gemm.cl: GEMV_WG must be a power of two"
+#endif
+#if GEMM_TM < 1 || GEMM_TN < 1 || GEMM_TK < 1 || GEMM_WM < 1
+#error "gemm.cl: GEMM_TM, GEMM_TN, GEMM_TK and GEMM_WM must be at least 1"
+#endif
+#if GEMM_PAD < 0 || GEMM_PAD > 16
+#error "gemm.cl: GEMM_PAD must be 0 to 16 floats"
+#endif
+#if GEMM_LOCAL != 0 && GEMM_LOCAL != 1
+#error "gemm.cl: GEMM_LOCAL must be 0 (operands from global memory) or 1 (local tiles)"
+#endif
+#if GEMM_DB != 0 && GEMM_DB != 1
+#error "gemm.cl: GEMM_DB must be 0 or 1"
+#endif
+#if GEMM_DB && !GEMM_LOCAL
+#error "gemm.cl: GEMM_DB=1 double-buffers local tiles, so it needs GEMM_LOCAL=1"
+#endif
+#if !GEMM_LOCAL && (GEMM_PAD != 0 || GEMM_VW != 1)
+#error "gemm.cl: GEMM_PAD and GEMM_VW shape the local tiles: with GEMM_LOCAL=0 they must be 0 and 1"
 #endif
 
 #define GEMM_RM (GEMM_TM / GEMM_WM)   /* work-items along M: local size, dim 1 */
@@ -148,21 +183,108 @@
  * macro, not a function, so that every compiler sees the transposes and
  * tile sizes as constants before anything else happens to the code (PoCL
  * turns the code between barriers into loops over work-items early; what
- * is not simplified by then stays slow).
+ * is not simplified by then stays slow). Its main loop comes in three
+ * variants, chosen by GEMM_LOCAL and GEMM_DB; all leave acc[r], row r of
+ * the work-item's block, for the common store loop at the end.
  *
- * Local tiles: B is always k-major, Bs[k][j], so a work-item reads its
- * GEMM_WN columns at one k as one aligned vector; a "t" B is transposed
- * while staged. A keeps its global orientation: "t" A as As[k][i], "n" A
- * as As[i][k] with rows of GEMM_TK + 1 floats, so that on a GPU the rows
- * that different work-items read at one k fall in different banks. Per k
- * a work-item reads GEMM_WM scalars of A and one row of B and does GEMM_WM
- * vector multiply-adds into acc[r], row r of its block.
+ * Local tiles (GEMM_LOCAL 1): B is always k-major, Bs[k][j], so a work-
+ * item reads its GEMM_WN columns at one k as one aligned vector; a "t" B
+ * is transposed while staged. A keeps its global orientation: "t" A as
+ * As[k][i], "n" A as As[i][k] with rows of GEMM_TK + GEMM_PAD floats, so
+ * that on a GPU the rows that different work-items read at one k fall in
+ * different banks. Per k a work-item reads GEMM_WM scalars of A and one
+ * row of B and does GEMM_WM vector multiply-adds into acc[r].
  */
-#define GEMM_LDA(TA) ((TA) ? GEMM_TM : GEMM_TK + 1)  /* local row length of A */
+#define GEMM_LDA(TA) ((TA) ? GEMM_TM : GEMM_TK + GEMM_PAD) /* local row length of A */
+#define GEMM_ASZ(TA) ((TA) ? GEMM_TK * GEMM_TM : GEMM_TM * (GEMM_TK + GEMM_PAD))
+#define GEMM_BSZ (GEMM_TK * GEMM_RN)                    /* one B slice, in rows */
+
+/* Stage K slice t of both operands into the buffers Ad and Bd. */
+#define GEMM_STAGE_SLICE(TA, TB, Ad, Bd, t) {                                                    \
+    const uint k0 = (t) * GEMM_TK;                                                           \
+    if (TA) GEMM_STAGE(Ad, GEMM_TM, 1, A, K, M, k0, i0, GEMM_TK, GEMM_TM, vwa, 1, va)          \
+    else GEMM_STAGE(Ad, GEMM_LDA(TA), 1, A, M, K, i0, k0, GEMM_TM, GEMM_TK, vwa, 1, va)        \
+    if (TB) GEMM_STAGE(Bd, 1, GEMM_TN, B, N, K, j0, k0, GEMM_TN, GEMM_TK, vwb, vwb, vb)        \
+    else GEMM_STAGE(Bd, GEMM_TN, 1, B, K, N, k0, j0, GEMM_TK, GEMM_TN, vwb, 1, vb) }
+
+/* Multiply one staged slice (A tile Ab, B tile Bb as rows) into acc.
+ * Under a per-item condition PoCL runs this loop whole inside each item
+ * with acc in registers (a uniform loop it would split into one work-item
+ * loop per k, spilling acc in between). GPU compilers unroll it: constant
+ * trip count. */
+#define GEMM_MULTIPLY_SLICE(TA, Ab, Bb)                                                      \
+    if (live) {                                                                              \
+        __local const float *a = (Ab) + row0 * ((TA) ? 1 : GEMM_LDA(TA));                    \
+        __local const GEMM_ROW *b = (Bb) + tx;                                               \
+        for (uint kk = 0; kk < GEMM_TK; ++kk) {                                              \
+            const GEMM_ROW bk = b[kk * GEMM_RN];                                             \
+            _Pragma("unroll") for (uint r = 0; r < GEMM_WM; ++r)                             \
+                acc[r] += a[(TA) ? kk * GEMM_TM + r : r * GEMM_LDA(TA) + kk] * bk;           \
+        }                                                                                    \
+    }
+
+#if GEMM_LOCAL && !GEMM_DB
+/* One local buffer per operand: two barriers per K slice. */
+#define GEMM_MAIN(TA, TB)                                                                    \
+    __local float As[GEMM_ASZ(TA)];                                                          \
+    __local GEMM_ROW Bs[GEMM_BSZ]; /* typed as rows, so aligned for them */                  \
+    for (uint t = 0; t < slices; ++t) {                                                      \
+        /* Nobody restages while others still read the last slice. (At the top of      \
+         * the loop, not the bottom: PoCL then carries less state across it.) */       \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                        \
+        GEMM_STAGE_SLICE(TA, TB, As, ((__local float *)Bs), t)                               \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                        \
+        GEMM_MULTIPLY_SLICE(TA, As, Bs)                                                      \
+    }
+#elif GEMM_LOCAL
+/* Double-buffered: slice t + 1 is staged into one buffer while slice t is
+ * multiplied from the other, with one barrier per slice. At the barrier of
+ * slice t, slice t is complete and everybody has finished reading slice
+ * t - 1, whose buffer the staging of slice t + 1 then overwrites. */
+#define GEMM_MAIN(TA, TB)                                                                    \
+    __local float As[2 * GEMM_ASZ(TA)];                                                      \
+    __local GEMM_ROW Bs[2 * GEMM_BSZ];                                                       \
+    if (slices > 0) GEMM_STAGE_SLICE(TA, TB, As, ((__local float *)Bs), 0)                   \
+    for (uint t = 0; t < slices; ++t) {                                                      \
+        const uint cur = t & 1u, nxt = cur ^ 1u;                                             \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                        \
+        if (t + 1 < slices)                                                                  \
+            GEMM_STAGE_SLICE(TA, TB, (As + nxt * GEMM_ASZ(TA)),                              \
+                             ((__local float *)(Bs + nxt * GEMM_BSZ)), t + 1)                \
+        GEMM_MULTIPLY_SLICE(TA, (As + cur * GEMM_ASZ(TA)), (Bs + cur * GEMM_BSZ))            \
+    }
+#else
+/* No local memory: each work-item reads its operands from global memory
+ * (for CPU devices, whose caches do what local memory does on a GPU, and
+ * where staging is only copying). Rows and columns past the edge of C are
+ * clamped to the last one, so the loop needs no bounds checks; what they
+ * compute is never stored. No barriers, so dead items simply skip. */
+#define GEMM_MAIN(TA, TB)                                                                    \
+    if (live) {                                                                              \
+        const uint jl = min(j0 + col0, N - 1);                                               \
+        const bool whole_row = j0 + col0 + GEMM_WN <= N;                                     \
+        uint ia[GEMM_WM], jb[GEMM_WN];                                                       \
+        _Pragma("unroll") for (uint r = 0; r < GEMM_WM; ++r)                                 \
+            ia[r] = min(i0 + row0 + r, M - 1);                                               \
+        _Pragma("unroll") for (uint c = 0; c < GEMM_WN; ++c)                                 \
+            jb[c] = min(jl + c, N - 1);                                                      \
+        for (uint k = 0; k < K; ++k) {                                                       \
+            GEMM_ROW bk;                                                                     \
+            if (!(TB) && whole_row) {                                                        \
+                bk = GEMM_LOAD_ROW(B + (k * N + jl));                                        \
+            } else {                                                                         \
+                float e[GEMM_WN];                                                            \
+                _Pragma("unroll") for (uint c = 0; c < GEMM_WN; ++c)                         \
+                    e[c] = B[(TB) ? jb[c] * K + k : k * N + jb[c]];                          \
+                bk = GEMM_LOAD_ROW(e);                                                       \
+            }                                                                                \
+            _Pragma("unroll") for (uint r = 0; r < GEMM_WM; ++r)                             \
+                acc[r] += A[(TA) ? k * M + ia[r] : ia[r] * K + k] * bk;                      \
+        }                                                                                    \
+    }
+#endif
+
 #define GEMM_BODY(TA, TB)                                                                    \
-    __local float As[(TA) ? GEMM_TK * GEMM_TM : GEMM_TM * (GEMM_TK + 1)];                    \
-    __local GEMM_ROW Bs[GEMM_TK * GEMM_RN]; /* typed as rows, so aligned for them */         \
-    __local float *Bf = (__local float *)Bs;                                                 \
     const uint tx = get_local_id(0), ty = get_local_id(1);                                   \
     const uint lid = ty * GEMM_RN + tx;                                                      \
     const uint i0 = get_group_id(1) * GEMM_TM, j0 = get_group_id(0) * GEMM_TN;               \
@@ -176,6 +298,7 @@
                            : GEMM_TN % GEMM_VW == 0) ? GEMM_VW : 1;                          \
     const bool va = offA % vwa == 0 && ((TA) ? M : K) % vwa == 0;                            \
     const bool vb = offB % vwb == 0 && ((TB) ? K : N) % vwb == 0;                            \
+    (void)lid, (void)va, (void)vb;                                                           \
     A += offA;                                                                               \
     B += offB;                                                                               \
     C += offC;                                                                               \
@@ -183,29 +306,8 @@
     _Pragma("unroll") for (uint r = 0; r < GEMM_WM; ++r)                                     \
         acc[r] = 0.0f;                                                                       \
     const uint slices = K / GEMM_TK + (K % GEMM_TK != 0); /* no overflow near 2^32 */        \
-    for (uint t = 0; t < slices; ++t) {                                                      \
-        const uint k0 = t * GEMM_TK;                                                         \
-        /* Nobody restages while others still read the last slice. (At the top of      \
-         * the loop, not the bottom: PoCL then carries less state across it.) */       \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                        \
-        if (TA) GEMM_STAGE(As, GEMM_TM, 1, A, K, M, k0, i0, GEMM_TK, GEMM_TM, vwa, 1, va)      \
-        else GEMM_STAGE(As, GEMM_TK + 1, 1, A, M, K, i0, k0, GEMM_TM, GEMM_TK, vwa, 1, va)     \
-        if (TB) GEMM_STAGE(Bf, 1, GEMM_TN, B, N, K, j0, k0, GEMM_TN, GEMM_TK, vwb, vwb, vb)    \
-        else GEMM_STAGE(Bf, GEMM_TN, 1, B, K, N, k0, j0, GEMM_TK, GEMM_TN, vwb, 1, vb)         \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                        \
-        /* Under a per-item condition PoCL runs this loop whole inside each item with     \
-         * acc in registers (a uniform loop it would split into one work-item loop per    \
-         * k, spilling acc in between). GPU compilers unroll it: constant trip count. */  \
-        if (live) {                                                                          \
-            __local const float *a = As + row0 * ((TA) ? 1 : GEMM_LDA(TA));                  \
-            __local const GEMM_ROW *b = Bs + tx;                                             \
-            for (uint kk = 0; kk < GEMM_TK; ++kk) {                                          \
-                const GEMM_ROW bk = b[kk * GEMM_RN];                                         \
-                _Pragma("unroll") for (uint r = 0; r < GEMM_WM; ++r)                         \
-                    acc[r] += a[(TA) ? kk * GEMM_TM + r : r * GEMM_LDA(TA) + kk] * bk;       \
-            }                                                                                \
-        }                                                                                    \
-    }                                                                                        \
+    (void)slices;                                                                            \
+    GEMM_MAIN(TA, TB)                                                                        \
     GEMM_STORE_C()
 
 /*

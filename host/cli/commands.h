@@ -13,5 +13,6 @@ int nb_cmd_eval(int argc, char **argv);
 int nb_cmd_predict(int argc, char **argv);
 int nb_cmd_bench(int argc, char **argv);
 int nb_cmd_import(int argc, char **argv);
+int nb_cmd_tune(int argc, char **argv);
 
 #endif

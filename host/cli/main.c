@@ -22,6 +22,7 @@ static const char main_help[] =
     "  descend    gradient descent on a built-in 2-D function, with a picture\n"
     "  gradcheck  check backpropagation against finite differences\n"
     "  bench      time the workloads on every device, in one run\n"
+    "  tune       find and keep the fastest kernels for an OpenCL device\n"
     "\n"
     "Run 'nabla <command> --help' or 'nabla help <command>' for a command's options.\n"
     "  -h, --help       this help\n"
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return nb_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0) return nb_cmd_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0) return nb_cmd_tune(argc - 1, argv + 1);
     fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
     return NB_EXIT_USAGE;
 }

@@ -43,6 +43,10 @@ void nb_cli_print_profile(FILE *f, nb_backend *be, double wall_seconds)
         fprintf(f, "program build: %.1f ms (%s)\n", 1e3 * build, cached ? "from cache" : "compiled");
     int64_t launches = nb_backend_launches(be); /* -1: the cpu launches none */
     if (launches >= 0) fprintf(f, "kernel launches: %lld\n", (long long)launches);
+    int tuned = 0;
+    const char *tuning = nb_backend_tuning(be, &tuned);
+    if (tuning[0])
+        fprintf(f, "kernels: %s (%s)\n", tuning, tuned ? "from the tuning record" : "built-in choice");
 }
 
 int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
@@ -61,5 +65,16 @@ int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
         fprintf(stderr, "nabla %s: using cpu, %s\n", cmd, nb_backend_note(*be));
     else if (nb_backend_note(*be)[0])
         fprintf(stderr, "nabla %s: %s\n", cmd, nb_backend_note(*be));
+    /* Training on an OpenCL device that was never tuned: say how, once;
+     * but not after a note, which is about the very directory a record
+     * would be kept in (or about a record refused). */
+    int tuned = 0;
+    const char *tuning = nb_backend_tuning(*be, &tuned);
+    if (!strcmp(cmd, "train") && tuning[0] && !tuned && !nb_backend_note(*be)[0]) {
+        const char *name = nb_backend_name(*be);
+        int len = (int)strcspn(name, " ");
+        fprintf(stderr, "nabla train: %.*s has no tuning record; 'nabla tune --device %.*s --quick' "
+                        "may make it faster (optional)\n", len, name, len, name);
+    }
     return 0;
 }

@@ -24,6 +24,11 @@ typedef struct nb_cl_device {
 typedef struct nb_cl_tunables {
     int wg;                                     /* 1-D kernels: work-group size (2^k)   */
     int gemm_tm, gemm_tn, gemm_tk, gemm_wm, gemm_wn, gemm_vw;
+    int gemm_pad;                               /* floats padding each "n" A tile row   */
+    int gemm_db;                                /* 1: double-buffered K slices          */
+    int gemm_local;                             /* 0: operands read from global memory  */
+    int from_record;                            /* 1: chosen by a tuning record         */
+    char record_note[512];                      /* why a record was refused, or ""      */
     int gemv_wg;                                /* GEMV work-group size (2^k)           */
     double gemm_small;                          /* M·N·K up to which a GEMM runs one    *
                                                  * work-item per output (0: never)      */
@@ -82,6 +87,15 @@ int nb_cl_tune_shrink(nb_cl_tunables *t);
 void nb_cl_tune_options(const nb_cl_tunables *t, char *buf, size_t n);
 /* Local memory bytes the GEMM kernels use with these tunables. */
 size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t);
+/* Parse len bytes "TM,TN,TK,WM,WN,VW[,PAD,DB,LOCAL]" (decimal, 0 to 2^20)
+ * into t's GEMM knobs; how many numbers (6 or 9), 0 if malformed. */
+int nb_cl_gemm_parse(const char *s, size_t len, nb_cl_tunables *t);
+/* NULL if the GEMM knobs are values gemm.cl accepts, else what is wrong. */
+const char *nb_cl_gemm_invalid(const nb_cl_tunables *t);
+/* Does the GEMM configuration fit t's limits and the item limits? */
+int nb_cl_gemm_fits(const nb_cl_tunables *t, const size_t *max_item);
+/* The GEMM configuration in words, "TM,TN,TK,WM,WN,VW,PAD,DB,LOCAL". */
+void nb_cl_gemm_describe(const nb_cl_tunables *t, char *buf, size_t n);
 
 /* ---- cl_program.c ---- */
 /* Build (or load from the cache) the program and create every kernel;
@@ -89,6 +103,29 @@ size_t nb_cl_gemm_local_bytes(const nb_cl_tunables *t);
  * cache go to facts. */
 nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts);
 void nb_cl_program_release(nb_cl_ctx *c);
+/* The kernel sources as built (embedded, or from $NABLA_KERNEL_DIR), in
+ * build order, owned by the caller; and the hash tuning records carry. */
+nb_status nb_cl_sources(char ***texts, int *n);
+void nb_cl_sources_free(char **texts, int n);
+uint64_t nb_cl_sources_hash(const char *const *texts, int n);
+
+/* ---- cl_tune_space.c ---- */
+/* The GEMM knobs of the tuner's candidates (the rest of each entry is
+ * zero), for a CPU device or not, all or the --quick ones; how many. */
+int nb_cl_tune_candidates(bool cpu, bool quick, nb_cl_tunables *out, int cap);
+/* ---- cl_tune.c ---- */
+/* The configuration nb_cl_tune chooses, but never from a record. */
+nb_status nb_cl_tune_ladder(const nb_cl_device *dev, nb_cl_tunables *t);
+
+/* ---- cl_record.c ---- */
+/* Apply the device's tuning record to t, if there is a valid one that
+ * fits t's limits: 1 applied, 0 none (t untouched). A record that is
+ * refused (not trusted, malformed, out of range, stale) is ignored, and
+ * note (n bytes) says why when it is not merely absent or stale. */
+int nb_cl_record_apply(const nb_cl_device *dev, nb_cl_tunables *t, char *note, size_t n);
+/* Store t's tunables as the device's record; NB_OK or why not. */
+nb_status nb_cl_record_store(const nb_cl_device *dev, const nb_cl_tunables *t, char *path,
+                             size_t n);
 
 /* ---- cl_backend.c ---- */
 /*

@@ -6,6 +6,7 @@
 #include "backend.h"
 #include "opencl/cl_spec.h"
 #include "status.h"
+#include "tune.h"
 
 nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
                                const nb_backend_ops **ops, void **ctx)
@@ -25,5 +26,12 @@ nb_status nb_opencl_devices(nb_device_info *out, int cap, int *count, int *auto_
     (void)cap;
     if (count) *count = 0;
     if (auto_pick) *auto_pick = -1;
+    return NB_FAIL(NB_ERR_UNSUPPORTED, "this nabla was built without OpenCL (NABLA_OPENCL=OFF)");
+}
+
+nb_status nb_tune_run(const nb_tune_request *req, nb_tune_report *rep)
+{
+    (void)req;
+    (void)rep;
     return NB_FAIL(NB_ERR_UNSUPPORTED, "this nabla was built without OpenCL (NABLA_OPENCL=OFF)");
 }
