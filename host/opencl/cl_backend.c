@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "status.h"
 
 /* ------------------------------------------------------------ profile */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "device_pick.h"
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "opencl/cl_spec.h"
 #include "status.h"
 

@@ -10,7 +10,7 @@
  * no op spells an index as a number, and a list that grows moves every
  * index after it.
  */
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "status.h"
 
 #define MEM(v) ((cl_mem)(v).buf->handle)

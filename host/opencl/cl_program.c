@@ -31,7 +31,7 @@
 #include "act.h"
 #include "clock.h"
 #include "notice.h"
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "opencl/cl_fs.h"
 #include "status.h"
 

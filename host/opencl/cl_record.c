@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "opencl/cl_fs.h"
 #include "status.h"
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "status.h"
 
 /* GEMM configurations from large to small: tile TM×TN, K-slice TK,

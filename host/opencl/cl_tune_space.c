@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 
 enum { Q_CPU = 1, Q_GPU = 2 }; /* in the --quick list for that kind of device */
 

@@ -21,7 +21,7 @@
 
 #include "clock.h"
 #include "cpu/ref.h"
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "status.h"
 #include "tune.h"
 

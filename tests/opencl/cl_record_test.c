@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 
 #include "nabla.h"
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 #include "tune.h"
 
 static char cache_dir[256];

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "opencl/cl_backend.h"
+#include "opencl/cl_internal.h"
 
 /* A CPU device as PoCL describes one, with generous limits. */
 static nb_cl_device cpu_device(void)

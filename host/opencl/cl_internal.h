@@ -1,10 +1,12 @@
 /*
- * cl_backend.h — internals of the OpenCL backend shared by its files:
- * device choice (cl_device.c), tunables (cl_tune.c), programs and the
- * binary cache (cl_program.c), launches and ops (cl_backend.c, cl_ops.c).
+ * cl_internal.h — the OpenCL backend's private header, shared by the files
+ * of host/opencl/ only (the rest of nabla sees the backend through
+ * backend.h): device choice (cl_device.c), tunables (cl_tune.c,
+ * cl_tune_space.c, cl_record.c, cl_tuner.c), programs and the binary cache
+ * (cl_program.c, cl_fs.c), launches and ops (cl_backend.c, cl_ops.c).
  */
-#ifndef NB_CL_BACKEND_H
-#define NB_CL_BACKEND_H
+#ifndef NB_CL_INTERNAL_H
+#define NB_CL_INTERNAL_H
 
 #include <stdbool.h>
 
