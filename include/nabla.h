@@ -37,6 +37,13 @@
 extern "C" {
 #endif
 
+/* The shared library exports exactly what this header declares: nabla is
+ * compiled with hidden visibility, and this makes every declaration below
+ * visible (ABI policy: README, "Using nabla from your project"). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define NABLA_VERSION "0.1.0"
 
 /* ---------------------------------------------------------------- status */
@@ -908,6 +915,10 @@ typedef struct nb_checkpoint_info {
  * checked; NB_ERR_DATA names the file and the field). NB_ERR_ARG when path
  * holds a model rather than a checkpoint. */
 nb_status nb_checkpoint_read_info(const char *path, nb_checkpoint_info *out);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
