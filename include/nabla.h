@@ -44,7 +44,9 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define NABLA_VERSION "0.1.0"
+/* NABLA_VERSION_MAJOR, _MINOR, _PATCH and NABLA_VERSION ("M.m.p"): the
+ * version this header belongs to, generated from the build's one version. */
+#include "nabla_version.h"
 
 /* ---------------------------------------------------------------- status */
 
@@ -65,6 +67,9 @@ typedef enum nb_status {
 const char *nb_status_str(nb_status s);
 /* The calling thread's last error message; "" when there was none. */
 const char *nb_last_error(void);
+/* The library's version, "MAJOR.MINOR.PATCH", at run time (a shared
+ * library's may differ from NABLA_VERSION, the header's). */
+const char *nb_version(void);
 
 /* ------------------------------------------------------ enums and names */
 
