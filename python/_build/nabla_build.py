@@ -5,8 +5,9 @@ loads the separately built C library at run time. A libnabla.so* placed in
 python/nabla/ before building goes into the wheel (then tagged for this
 platform), and the package finds it there.
 
-The version is the C library's, read from include/nabla.h (or, in an
-sdist, from its PKG-INFO), so that it is written in one place.
+The version is the C library's, read from the top-level CMakeLists.txt's
+project() (or, in an sdist, from its PKG-INFO), so that it is written in
+one place.
 """
 import base64
 import hashlib
@@ -29,16 +30,11 @@ def _version():
             m = re.search(r"^Version: (\S+)$", f.read(), re.M)
         if m:
             return m.group(1)
-    header = os.path.join(HERE, os.pardir, "include", "nabla.h")
-    with open(header, encoding="utf-8") as f:
-        text = f.read()
-    parts = [re.search(r"#define NABLA_VERSION_%s (\d+)" % p, text) for p in
-             ("MAJOR", "MINOR", "PATCH")]
-    if all(parts):
-        return ".".join(m.group(1) for m in parts)
-    m = re.search(r'#define NABLA_VERSION "([0-9.]+)"', text)
+    cmake = os.path.join(HERE, os.pardir, "CMakeLists.txt")
+    with open(cmake, encoding="utf-8") as f:
+        m = re.search(r"^project\(nabla VERSION ([0-9.]+)", f.read(), re.M)
     if not m:
-        raise RuntimeError(f"{header}: no NABLA_VERSION found")
+        raise RuntimeError(f"{cmake}: no project(nabla VERSION ...) found")
     return m.group(1)
 
 

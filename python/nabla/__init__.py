@@ -21,9 +21,12 @@ from .mlp import HALTS, MLP, Epoch, Result, load
 
 __all__ = ["MLP", "load", "devices", "Device", "Epoch", "Result", "HALTS", "Error", "ArgError",
            "NoMemError", "FileError", "DataError", "BackendError", "UnsupportedError",
-           "NonFiniteError", "InternalError", "DivergedError", "library_path"]
+           "NonFiniteError", "InternalError", "DivergedError", "library_path", "__version__"]
 
+# The loaded library's file and version (nb_version()); the package is
+# built with the same version.
 library_path = _lib.lib._name
+__version__ = _lib.text(_lib.lib.nb_version())
 
 
 @dataclass

@@ -122,6 +122,7 @@ P = ctypes.POINTER
 _protos = {
     "nb_status_str": (c_char_p, [c_int]),
     "nb_last_error": (c_char_p, []),
+    "nb_version": (c_char_p, []),
     "nb_act_parse": (c_int, [c_char_p, P(c_int)]),
     "nb_loss_parse": (c_int, [c_char_p, P(c_int)]),
     "nb_act_name": (c_char_p, [c_int]),

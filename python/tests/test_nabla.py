@@ -265,3 +265,5 @@ def test_pip_install_offline(tmp_path):
             pytest.skip("pip is not installed for " + sys.executable)
         assert r.returncode == 0, r.stdout + r.stderr
         assert (target / "nabla" / "mlp.py").exists()
+        # The package's version is the library's (one version, in CMakeLists.txt).
+        assert (target / f"nabla-{nabla.__version__}.dist-info" / "METADATA").exists()
