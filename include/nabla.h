@@ -37,7 +37,16 @@
 extern "C" {
 #endif
 
-#define NABLA_VERSION "0.1.0"
+/* The shared library exports exactly what this header declares: nabla is
+ * compiled with hidden visibility, and this makes every declaration below
+ * visible (ABI policy: README, "Using nabla from your project"). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* NABLA_VERSION_MAJOR, _MINOR, _PATCH and NABLA_VERSION ("M.m.p"): the
+ * version this header belongs to, generated from the build's one version. */
+#include "nabla_version.h"
 
 /* ---------------------------------------------------------------- status */
 
@@ -58,6 +67,9 @@ typedef enum nb_status {
 const char *nb_status_str(nb_status s);
 /* The calling thread's last error message; "" when there was none. */
 const char *nb_last_error(void);
+/* The library's version, "MAJOR.MINOR.PATCH", at run time (a shared
+ * library's may differ from NABLA_VERSION, the header's). */
+const char *nb_version(void);
 
 /* ------------------------------------------------------ enums and names */
 
@@ -913,6 +925,10 @@ typedef struct nb_checkpoint_info {
  * checked; NB_ERR_DATA names the file and the field). NB_ERR_ARG when path
  * holds a model rather than a checkpoint. */
 nb_status nb_checkpoint_read_info(const char *path, nb_checkpoint_info *out);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,8 @@ static const char main_help[] =
     "\n"
     "Run 'nabla <command> --help' or 'nabla help <command>' for a command's options.\n"
     "  -h, --help       this help\n"
-    "  --version        print the version\n"
+    "  --version        print the version, the commit it was built from (when\n"
+    "                   known) and the backends compiled in\n"
     "  --verbose        (with any command) error messages name nabla's source\n"
     "                   location too\n";
 
@@ -37,6 +38,23 @@ static void print_notice(void *user, const char *line)
 {
     (void)user;
     fprintf(stderr, "nabla %s: %s\n", notice_cmd, line);
+}
+
+#ifndef NABLA_COMMIT
+#define NABLA_COMMIT "unknown" /* set by CMake from `git rev-parse` at configure time */
+#endif
+
+/* `nabla --version`: the library's version, the commit when the build knew
+ * it, and the backends this build has (OpenCL is optional at build time). */
+static void print_version(void)
+{
+    printf("nabla %s\n", nb_version());
+    if (strcmp(NABLA_COMMIT, "unknown") != 0) printf("commit %s\n", NABLA_COMMIT);
+#ifdef NABLA_HAVE_OPENCL
+    puts("backends: cpu opencl");
+#else
+    puts("backends: cpu");
+#endif
 }
 
 int main(int argc, char **argv)
@@ -86,7 +104,7 @@ int main(int argc, char **argv)
         return NB_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("nabla %s\n", NABLA_VERSION);
+        print_version();
         return NB_EXIT_OK;
     }
     snprintf(notice_cmd, sizeof notice_cmd, "%s", cmd);
