@@ -7,7 +7,7 @@
 #   subdir        add_subdirectory(nabla's source) in a fresh project
 # Every step must succeed and every program must exit 0. Run by CTest with
 # -DMODE -DNABLA_SOURCE_DIR -DNABLA_BUILD_DIR -DWORK -DXOR_SOURCE -DCC
-# -DGENERATOR -DVERSION -DMAJOR [-DSANITIZE].
+# -DGENERATOR -DVERSION -DMAJOR -DSHARED (BUILD_SHARED_LIBS) [-DSANITIZE].
 
 # run(step COMMAND...): run it, fail the test with its output if it fails.
 function(run step)
@@ -62,6 +62,9 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "build_tree")
   foreach(exe xor xor_shared xor_static)
     run_xor("${exe}" ${WORK}/build/${exe})
   endforeach()
+  # nabla::nabla is the shared library exactly when nabla was built with
+  # BUILD_SHARED_LIBS.
+  needs_shared(${WORK}/build/xor "${SHARED}")
   needs_shared(${WORK}/build/xor_shared YES)
   needs_shared(${WORK}/build/xor_static NO)
   # The version file refuses a request for the next major version.
