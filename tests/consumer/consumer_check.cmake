@@ -7,7 +7,8 @@
 #   subdir        add_subdirectory(nabla's source) in a fresh project
 # Every step must succeed and every program must exit 0. Run by CTest with
 # -DMODE -DNABLA_SOURCE_DIR -DNABLA_BUILD_DIR -DWORK -DXOR_SOURCE -DCC
-# -DGENERATOR -DVERSION -DMAJOR -DSHARED (BUILD_SHARED_LIBS) [-DSANITIZE].
+# -DGENERATOR -DVERSION -DMAJOR -DSHARED (BUILD_SHARED_LIBS) -DOPENCL
+# (NABLA_OPENCL) [-DSANITIZE].
 
 # run(step COMMAND...): run it, fail the test with its output if it fails.
 function(run step)
@@ -116,9 +117,11 @@ elseif(MODE STREQUAL "pkg_config")
   needs_shared(${WORK}/xor_static NO)
   run_xor("xor_static" ${WORK}/xor_static)
 elseif(MODE STREQUAL "subdir")
-  set(sub)
+  # The same choice of OpenCL backend as the build under test (whose
+  # machine may lack the OpenCL headers).
+  set(sub -DNABLA_OPENCL=${OPENCL})
   if(SANITIZE)
-    set(sub -DNABLA_SANITIZE=${SANITIZE})
+    list(APPEND sub -DNABLA_SANITIZE=${SANITIZE})
   endif()
   run("configure" ${CMAKE_COMMAND} -S ${NABLA_SOURCE_DIR}/tests/consumer/subdir -B ${WORK}/build
       -G ${GENERATOR} -DCMAKE_C_COMPILER=${CC} -DNABLA_SOURCE_DIR=${NABLA_SOURCE_DIR}
