@@ -43,7 +43,9 @@ int main(void)
         nb_backend_free(be);
         return 1;
     }
-    printf("stopped: %s\n", res.why);
+    /* The library's own version: the one this program loaded, which may be
+     * newer than the header it was compiled with. */
+    printf("nabla %s: xor stopped: %s\n", nb_version(), res.why);
     for (int i = 0; i < 4; i++) {
         int ok = (pred[i] > 0.5f) == (y[i] > 0.5f);
         wrong += !ok;
