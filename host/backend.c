@@ -119,6 +119,22 @@ nb_status nb_backend_create(const char *device, nb_backend **out)
     return st;
 }
 
+nb_status nb_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
+                                  nb_backend **out)
+{
+    *out = NULL;
+    nb_backend *be = calloc(1, sizeof *be);
+    if (!be) return NB_NOMEM("nb_backend_create_tuned", sizeof *be);
+    be->facts.build_cached = -1;
+    nb_status st = nb_cl_backend_create_tuned(spec, force, &be->prof, &be->facts, &be->ops, &be->ctx);
+    if (st != NB_OK) {
+        free(be);
+        return st;
+    }
+    *out = be;
+    return NB_OK;
+}
+
 void nb_backend_free(nb_backend *be)
 {
     if (!be) return;

@@ -198,6 +198,15 @@ nb_status nb_cpu_backend_create(const char *spec, nb_be_profile *prof, nb_backen
 /* spec: NULL for the default device, or "P.D". */
 nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
                                const nb_backend_ops **ops, void **ctx);
+/* The same with these kernel tunables instead of the tuning record's or the
+ * built-in ones (the tuner's trial backends; they must fit the device). */
+struct nb_cl_tunables;
+nb_status nb_cl_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
+                                     nb_be_profile *prof, nb_backend_facts *facts,
+                                     const nb_backend_ops **ops, void **ctx);
+/* A whole OpenCL backend ("P.D") built with those tunables. */
+nb_status nb_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
+                                  nb_backend **out);
 
 /* ---- checked dispatch: the only callers of the ops table ---- */
 nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);

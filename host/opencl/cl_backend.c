@@ -238,12 +238,20 @@ void nb_cl_destroy(void *ctx)
 nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
                                const nb_backend_ops **ops, void **ctx)
 {
+    return nb_cl_backend_create_tuned(spec, NULL, prof, facts, ops, ctx);
+}
+
+nb_status nb_cl_backend_create_tuned(const char *spec, const nb_cl_tunables *force,
+                                     nb_be_profile *prof, nb_backend_facts *facts,
+                                     const nb_backend_ops **ops, void **ctx)
+{
     nb_status st;
     nb_cl_ctx *c = calloc(1, sizeof *c);
     if (!c) return NB_NOMEM("nb_cl_backend_create", sizeof *c);
     c->prof = prof;
     NB_CHECK(nb_cl_pick_device(spec, &c->dev));
     NB_CHECK(nb_cl_tune(&c->dev, &c->t));
+    if (force) c->t = *force; /* the tuner's candidate, checked against the limits by it */
     cl_int err;
     c->context = nb_cl.clCreateContext(NULL, 1, &c->dev.id, NULL, NULL, &err);
     if (err != CL_SUCCESS) {

@@ -115,6 +115,14 @@ uint64_t nb_cl_sources_hash(const char *const *texts, int n);
 /* The GEMM knobs of the tuner's candidates (the rest of each entry is
  * zero), for a CPU device or not, all or the --quick ones; how many. */
 int nb_cl_tune_candidates(bool cpu, bool quick, nb_cl_tunables *out, int cap);
+/* ---- cl_tune_wg.c ---- */
+/* The tuner's reduction and element-wise work-group size for req's first
+ * network: each candidate checked against the reference through a whole
+ * backend, then timed; best->wg changes only for a faster one. */
+struct nb_tune_request;
+nb_status nb_cl_tune_wg(const nb_cl_device *dev, const struct nb_tune_request *req,
+                        nb_cl_tunables *best);
+
 /* ---- cl_tune.c ---- */
 /* The configuration nb_cl_tune chooses, but never from a record. */
 nb_status nb_cl_tune_ladder(const nb_cl_device *dev, nb_cl_tunables *t);

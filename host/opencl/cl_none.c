@@ -20,6 +20,14 @@ nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend
     return NB_FAIL(NB_ERR_UNSUPPORTED, "this nabla was built without OpenCL (NABLA_OPENCL=OFF)");
 }
 
+nb_status nb_cl_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
+                                     nb_be_profile *prof, nb_backend_facts *facts,
+                                     const nb_backend_ops **ops, void **ctx)
+{
+    (void)force;
+    return nb_cl_backend_create(spec, prof, facts, ops, ctx);
+}
+
 nb_status nb_opencl_devices(nb_device_info *out, int cap, int *count, int *auto_pick)
 {
     (void)out;

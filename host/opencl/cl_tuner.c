@@ -610,6 +610,16 @@ static nb_status run(tuner *tu, nb_tune_report *rep)
         NB_TRY(st);
     }
     best.gemv_wg = gemv_best;
+    /* Each WG_SIZE candidate builds the whole program (tens of seconds on a
+     * CPU device with empty caches), so --quick keeps the built-in size. */
+    if (req->quick) {
+        say(tu, "reduction and element-wise work-group size: the built-in %d (--quick does not "
+                "time it)", best.wg);
+    } else {
+        say(tu, "reduction and element-wise work-group size (WG_SIZE), one step of %s:",
+            req->nets[0].name ? req->nets[0].name : "the network");
+        NB_TRY(nb_cl_tune_wg(&tu->dev, req, &best));
+    }
     rep->gemv_wg = best.gemv_wg, rep->wg = best.wg, rep->gemm_small = best.gemm_small;
     if (req->store) NB_TRY(nb_cl_record_store(&tu->dev, &best, rep->record, sizeof rep->record));
     return NB_OK;
