@@ -16,6 +16,7 @@
 
 #include "act.h"
 #include "clock.h"
+#include "device_pick.h"
 #include "status.h"
 
 /* ------------------------------------------------------------ creation */
@@ -40,12 +41,13 @@ static const nb_backend_kind kinds[] = {
 };
 enum { N_KINDS = sizeof kinds / sizeof *kinds, KIND_CPU = 0, KIND_OPENCL = 1 };
 
-static nb_status make(const nb_backend_kind *k, const char *spec, nb_backend **out)
+static nb_status make(const nb_backend_kind *k, const char *spec, const nb_be_config *cfg,
+                      nb_backend **out)
 {
     nb_backend *be = calloc(1, sizeof *be);
     if (!be) return NB_NOMEM("nb_backend_create", sizeof *be);
     be->facts.build_cached = -1;
-    nb_status st = k->create(spec, &be->prof, &be->facts, &be->ops, &be->ctx);
+    nb_status st = k->create(spec, cfg, &be->prof, &be->facts, &be->ops, &be->ctx);
     if (st != NB_OK) {
         free(be);
         return st;
@@ -57,7 +59,7 @@ static nb_status make(const nb_backend_kind *k, const char *spec, nb_backend **o
 /* What "auto" uses: *pick >= 0 and spec "P.D" for an OpenCL device, or
  * *pick -1 and why, one line, for the cpu. An error status only when the
  * list could not even be had (why says so too). */
-static nb_status auto_pick(char *spec, size_t spec_n, char *why, size_t why_n, int *pick)
+static nb_status auto_pick(bool any, char *spec, size_t spec_n, char *why, size_t why_n, int *pick)
 {
     int cap = 64, n = 0;
     nb_device_info *devs = NULL;
@@ -78,27 +80,24 @@ static nb_status auto_pick(char *spec, size_t spec_n, char *why, size_t why_n, i
         *pick = -1;
         snprintf(why, why_n, "OpenCL unavailable: %s", nb_last_error());
     } else {
-        *pick = nb_device_auto_choice(devs, n, why, why_n);
+        *pick = nb_device_choose(devs, n, any, why, why_n);
         if (*pick >= 0) snprintf(spec, spec_n, "%d.%d", devs[*pick].platform, devs[*pick].device);
     }
     free(devs);
     return st;
 }
 
-nb_status nb_backend_create(const char *device, nb_backend **out)
+static nb_status create(const char *device, const nb_be_config *cfg, nb_backend **out)
 {
-    if (!out) return NB_FAIL(NB_ERR_ARG, "nb_backend_create: out is NULL");
-    *out = NULL;
-    if (!device) device = "auto";
     if (strcmp(device, "auto") != 0) {
         char forms[256] = "auto";
         for (int i = 0; i < N_KINDS; i++) {
             size_t len = strlen(kinds[i].name);
             if (strncmp(device, kinds[i].name, len) == 0 && device[len] == '\0')
-                return make(&kinds[i], NULL, out);
+                return make(&kinds[i], NULL, cfg, out);
             if (strncmp(device, kinds[i].name, len) == 0 && device[len] == ':' &&
                 kinds[i].takes_spec)
-                return make(&kinds[i], device + len + 1, out);
+                return make(&kinds[i], device + len + 1, cfg, out);
             size_t used = strlen(forms);
             snprintf(forms + used, sizeof forms - used, ", %s", kinds[i].forms);
         }
@@ -110,29 +109,50 @@ nb_status nb_backend_create(const char *device, nb_backend **out)
     char why[sizeof((nb_backend *)0)->facts.note] = "";
     char spec[32];
     int pick = -1;
-    if (auto_pick(spec, sizeof spec, why, sizeof why, &pick) == NB_OK && pick >= 0) {
-        if (make(&kinds[KIND_OPENCL], spec, out) == NB_OK) return NB_OK;
+    if (auto_pick(cfg->auto_any, spec, sizeof spec, why, sizeof why, &pick) == NB_OK && pick >= 0) {
+        if (make(&kinds[KIND_OPENCL], spec, cfg, out) == NB_OK) return NB_OK;
         snprintf(why, sizeof why, "OpenCL unavailable: %s", nb_last_error());
     }
-    nb_status st = make(&kinds[KIND_CPU], NULL, out);
+    nb_status st = make(&kinds[KIND_CPU], NULL, cfg, out);
     if (st == NB_OK) snprintf((*out)->facts.note, sizeof (*out)->facts.note, "%s", why);
     return st;
 }
 
-nb_status nb_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
-                                  nb_backend **out)
+nb_status nb_backend_create_tuned(const char *spec, const nb_be_config *cfg,
+                                  const struct nb_cl_tunables *force, nb_backend **out)
 {
     *out = NULL;
     nb_backend *be = calloc(1, sizeof *be);
     if (!be) return NB_NOMEM("nb_backend_create_tuned", sizeof *be);
     be->facts.build_cached = -1;
-    nb_status st = nb_cl_backend_create_tuned(spec, force, &be->prof, &be->facts, &be->ops, &be->ctx);
+    nb_status st = nb_cl_backend_create_tuned(spec, cfg, force, &be->prof, &be->facts, &be->ops,
+                                              &be->ctx);
     if (st != NB_OK) {
         free(be);
         return st;
     }
     *out = be;
     return NB_OK;
+}
+
+nb_status nb_backend_create(const char *device, nb_backend **out)
+{
+    return nb_backend_create_with(device, NULL, out);
+}
+
+nb_status nb_backend_create_with(const char *device, const nb_backend_options *o,
+                                 nb_backend **out)
+{
+    if (!out) return NB_FAIL(NB_ERR_ARG, "nb_backend_create: out is NULL");
+    *out = NULL;
+    /* Large (paths), so not on the stack; checked before any device is
+     * touched, so a bad option fails the same way on every machine. */
+    nb_be_config *cfg = malloc(sizeof *cfg);
+    if (!cfg) return NB_NOMEM("nb_backend_create", sizeof *cfg);
+    nb_status st = nb_be_config_from(o, cfg);
+    if (st == NB_OK) st = create(device ? device : "auto", cfg, out);
+    free(cfg);
+    return st;
 }
 
 void nb_backend_free(nb_backend *be)
@@ -144,6 +164,7 @@ void nb_backend_free(nb_backend *be)
 
 const char *nb_backend_name(const nb_backend *be) { return be ? be->facts.name : "(none)"; }
 const char *nb_backend_note(const nb_backend *be) { return be ? be->facts.note : ""; }
+int nb_backend_threads(const nb_backend *be) { return be ? be->facts.threads : 0; }
 
 /* ------------------------------------------------------------ profiling */
 

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend_config.h"
 #include "nabla.h"
 #include "optim_math.h"
 
@@ -163,6 +164,7 @@ typedef struct nb_backend_facts {
                                * "" for a backend without one             */
     int tuned;                /* 1: that configuration is from a tuning   *
                                * record (nabla tune), 0: the built-in one */
+    int threads;              /* cpu: worker threads; 0 on a device        */
 } nb_backend_facts;
 
 /* The profile of a backend's ops, kept by the dispatch layer while on. A
@@ -185,28 +187,30 @@ struct nb_backend {
 
 /*
  * A backend's constructor, listed once in backend.c's table of backends.
- * spec is NULL, or SPEC of a device named "name:SPEC". It fills *ops, *ctx
+ * spec is NULL, or SPEC of a device named "name:SPEC"; cfg is the checked
+ * options (never NULL), which it copies what it needs from. It fills *ops, *ctx
  * and facts (which come zeroed, with build_cached = -1), and keeps prof,
  * which outlives ctx, if it times its own ops; it never sees the
  * nb_backend around them. On failure it leaves nothing allocated.
  */
-typedef nb_status (*nb_backend_ctor)(const char *spec, nb_be_profile *prof,
-                                     nb_backend_facts *facts, const nb_backend_ops **ops,
-                                     void **ctx);
-nb_status nb_cpu_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
-                                const nb_backend_ops **ops, void **ctx);
+typedef nb_status (*nb_backend_ctor)(const char *spec, const nb_be_config *cfg,
+                                     nb_be_profile *prof, nb_backend_facts *facts,
+                                     const nb_backend_ops **ops, void **ctx);
+nb_status nb_cpu_backend_create(const char *spec, const nb_be_config *cfg, nb_be_profile *prof,
+                                nb_backend_facts *facts, const nb_backend_ops **ops, void **ctx);
 /* spec: NULL for the default device, or "P.D". */
-nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
-                               const nb_backend_ops **ops, void **ctx);
+nb_status nb_cl_backend_create(const char *spec, const nb_be_config *cfg, nb_be_profile *prof,
+                               nb_backend_facts *facts, const nb_backend_ops **ops, void **ctx);
 /* The same with these kernel tunables instead of the tuning record's or the
  * built-in ones (the tuner's trial backends; they must fit the device). */
 struct nb_cl_tunables;
-nb_status nb_cl_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
-                                     nb_be_profile *prof, nb_backend_facts *facts,
-                                     const nb_backend_ops **ops, void **ctx);
+nb_status nb_cl_backend_create_tuned(const char *spec, const nb_be_config *cfg,
+                                     const struct nb_cl_tunables *force, nb_be_profile *prof,
+                                     nb_backend_facts *facts, const nb_backend_ops **ops,
+                                     void **ctx);
 /* A whole OpenCL backend ("P.D") built with those tunables. */
-nb_status nb_backend_create_tuned(const char *spec, const struct nb_cl_tunables *force,
-                                  nb_backend **out);
+nb_status nb_backend_create_tuned(const char *spec, const nb_be_config *cfg,
+                                  const struct nb_cl_tunables *force, nb_backend **out);
 
 /* ---- checked dispatch: the only callers of the ops table ---- */
 nb_status nb_be_alloc(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype);

@@ -111,6 +111,5 @@ int nb_device_choose_named(const nb_device_info *devs, int n)
 
 int nb_device_auto_choice(const nb_device_info *devs, int n, char *why, size_t why_size)
 {
-    const char *any = getenv("NABLA_CL_AUTO_ANY");
-    return nb_device_choose(devs, n, any && strcmp(any, "1") == 0, why, why_size);
+    return nb_device_choose(devs, n, false, why, why_size);
 }

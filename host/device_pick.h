@@ -16,8 +16,8 @@
 /*
  * What "auto" uses among devs[0 … n): the index of the first GPU in
  * platform order, else of the first accelerator; -1 (the pure-C cpu
- * backend) when there is neither. cpu_as_gpu (the test hook
- * NABLA_CL_AUTO_ANY) ranks CPU devices with the GPUs. One line saying why
+ * backend) when there is neither. cpu_as_gpu (the option
+ * auto_any_device) ranks CPU devices with the GPUs. One line saying why
  * goes into why (why_size bytes, NULL allowed), without a trailing period.
  */
 int nb_device_choose(const nb_device_info *devs, int n, bool cpu_as_gpu, char *why,

@@ -29,6 +29,10 @@ typedef struct nb_tune_request {
     int n_nets;
     bool quick;                     /* fewer candidates and repetitions   */
     bool store;                     /* write the record (false: only report) */
+    /* The options the device is tuned under (the cache directory the
+     * record goes to, kernel_dir, the cl_* limits and candidates); NULL:
+     * the defaults. Borrowed for the call. */
+    const nb_backend_options *options;
     /* Called with one line of progress each (may be NULL). */
     void (*progress)(void *user, const char *line);
     void *user;

@@ -129,6 +129,92 @@ const char *nb_backend_note(const nb_backend *be);
  * record written by `nabla tune` for this device, else 0. Borrowed. */
 const char *nb_backend_tuning(const nb_backend *be, int *tuned);
 
+/*
+ * Options for creating a backend. Fill them with nb_backend_options_default
+ * and change only the fields you need; 0 and NULL mean "the default" for
+ * every field. The library reads no environment variable for any of them
+ * (the `nabla` command maps its NABLA_* variables onto these fields).
+ *
+ * ABI: size is set by nb_backend_options_default to the size the caller
+ * was compiled with. Later versions only add fields at the end; a library
+ * given a smaller size (an older caller) uses the defaults for the fields
+ * the caller did not know. A size smaller than this first version's, or
+ * larger than the library knows, is NB_ERR_ARG.
+ *
+ * A bad field is NB_ERR_ARG from nb_backend_create_with, naming the field
+ * and its value. Strings are read during the call only (not kept).
+ */
+typedef struct nb_backend_options {
+    size_t size;                 /* sizeof(nb_backend_options), from _default       */
+    /* cpu backend: worker threads, 1 to 1024; 0: the CPUs this process may
+     * use (its affinity mask, capped by its cgroup's CPU quota). */
+    int threads;
+    /* cpu backend: the GEMM kernels, "avx512", "avx2" or "generic"; NULL or
+     * "": the best this CPU runs. One this CPU or build cannot run is
+     * NB_ERR_UNSUPPORTED. */
+    const char *cpu_isa;
+    /* OpenCL: the directory of the compiled-program cache and the tuning
+     * records (created owner-only when missing). NULL or "": the default,
+     * $XDG_CACHE_HOME/nabla, else $HOME/.cache/nabla (the only place the
+     * library reads the environment, and only for this default); "off": no
+     * cache (every backend compiles its program; no record is used).
+     * At most 4000 bytes. */
+    const char *cache_dir;
+    /* OpenCL: bytes of training data a run may keep on the device; larger
+     * data is streamed in batches. 0: half the device's global memory. */
+    uint64_t device_data_limit;
+    /* OpenCL: a directory holding the kernel files (gemm.cl, reduce.cl, …)
+     * to build instead of the ones built into the library. NULL or "": the
+     * built-in kernels. At most 4000 bytes. */
+    const char *kernel_dir;
+    /* 1: "auto" counts CPU-type OpenCL devices as GPUs (to test the auto
+     * path on a machine without a GPU); 0: only GPUs and accelerators. */
+    int auto_any_device;
+    /* OpenCL tunables, for tests and experiments; 0 / NULL: the device's.
+     * cl_max_work_group and cl_max_local_mem (bytes) lower the limits the
+     * kernels are chosen under, as a smaller device would have; a value at
+     * or above the device's own changes nothing. */
+    uint64_t cl_max_work_group;
+    uint64_t cl_max_local_mem;
+    /* One GEMM configuration, "TM,TN,TK,WM,WN,VW" or "TM,TN,TK,WM,WN,VW,
+     * PAD,DB,LOCAL" (kernels/README.md), instead of the built-in choice or
+     * a record; it must fit the device (NB_ERR_ARG otherwise). NULL or "":
+     * none. */
+    const char *cl_gemm;
+    /* Products of at most this many multiply-adds run one work-item per
+     * output instead of tiles; 0: always tile; 0 to 1e18; negative: the
+     * built-in bound (the default, -1). Wins over a tuning record. */
+    double cl_gemm_small;
+    /* 1: use this device's tuning record from `nabla tune` (the default);
+     * 0: ignore records. */
+    int cl_use_record;
+    /* The tuner's candidates, "CFG;CFG;…" with each CFG as cl_gemm; a
+     * malformed entry is skipped as over the limits. NULL or "": the
+     * built-in list. At most 4000 bytes. */
+    const char *cl_tune_candidates;
+} nb_backend_options;
+
+/* Every field at its default, and size set. o must not be NULL. */
+void nb_backend_options_default(nb_backend_options *o);
+/* nb_backend_create with options (NULL: the defaults). nb_backend_create
+ * is this with the defaults. A backend keeps its own copy of what it uses. */
+nb_status nb_backend_create_with(const char *device, const nb_backend_options *o,
+                                 nb_backend **out);
+/* The cpu backend's worker threads; 0 for a backend that computes on a
+ * device (OpenCL). */
+int nb_backend_threads(const nb_backend *be);
+
+/*
+ * The OpenCL loader library to open, e.g. "libOpenCL.so.1" (the default,
+ * also for NULL or ""). Process-wide, because the loader is opened once
+ * and stays loaded: call it before anything uses OpenCL (creating a
+ * backend, nb_opencl_devices), from one thread. Once a loader has been
+ * opened successfully, asking for a different one is NB_ERR_UNSUPPORTED
+ * and the same one is NB_OK; a path over 4000 bytes is NB_ERR_ARG. A
+ * loader that failed to open may be replaced: the next use tries again.
+ */
+nb_status nb_set_opencl_library(const char *path);
+
 /* One OpenCL device, as "opencl:P.D" names it. */
 typedef struct nb_device_info {
     int platform, device;    /* P and D                                  */
@@ -163,8 +249,8 @@ nb_status nb_opencl_devices(nb_device_info *out, int cap, int *count, int *auto_
  * "opencl:P.D"): on the same cores the pure-C backend is faster. One line
  * saying why goes into why (why_size bytes; why may be NULL), e.g. "the
  * only GPU" or "the only OpenCL devices are CPU devices (opencl:0.0); ...".
- * Reads nothing but its arguments and one test hook: with the environment
- * variable NABLA_CL_AUTO_ANY=1, CPU devices count as GPUs.
+ * Reads nothing but its arguments (CPU devices count as GPUs only through
+ * nb_backend_options.auto_any_device, when a backend is created).
  */
 int nb_device_auto_choice(const nb_device_info *devs, int n, char *why, size_t why_size);
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/backend_opts.h"
 #include "backend.h"
 #include "check.h"
 #include "cpu/ref.h"
@@ -511,7 +512,7 @@ static void test_cpu_gemm_threads_agree(void **state)
         assert_non_null(got[t]);
         setenv("NABLA_THREADS", threads[t], 1); /* read when the backend is made */
         nb_backend *cpu = NULL;
-        assert_int_equal(nb_backend_create("cpu", &cpu), NB_OK);
+        assert_int_equal(nb_cli_backend_create("cpu", &cpu), NB_OK);
         nb_buf ba, bb, bc;
         assert_int_equal(nb_be_alloc(cpu, &ba, M * K, NB_F32), NB_OK);
         assert_int_equal(nb_be_alloc(cpu, &bb, K * N, NB_F32), NB_OK);

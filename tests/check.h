@@ -12,9 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/backend_opts.h"
 #include "nabla.h"
 
-/* The backend a test runs on: $NABLA_TEST_DEVICE, or "cpu". Prints the
+/* The backend a test runs on: $NABLA_TEST_DEVICE, or "cpu", made with the
+ * NABLA_* variables as backend options, the way the nabla command maps
+ * them (host/cli/backend_opts.c), so CTest's ENVIRONMENT properties steer
+ * it (NABLA_CPU_ISA, NABLA_CL_GEMM_SMALL, NABLA_CACHE_DIR, …). Prints the
  * device. Returns 0 with *be set; or 0 with *be NULL when the device is an
  * OpenCL one and this machine has no OpenCL (tests then skip, and say
  * "skipped: no OpenCL" with the reason); or -1 on any other failure. */
@@ -24,7 +28,7 @@ static inline int nb_test_open_backend(nb_backend **be)
     if (!dev || !*dev) dev = "cpu";
     print_message("backend %s\n", dev);
     *be = NULL;
-    nb_status st = nb_backend_create(dev, be);
+    nb_status st = nb_cli_backend_create(dev, be);
     if (st == NB_ERR_UNSUPPORTED && dev[0] == 'o') {
         print_message("skipped: no OpenCL: %s\n", nb_last_error());
         return 0;

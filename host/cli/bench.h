@@ -106,6 +106,8 @@ typedef struct nb_bench_config {
     int contention;         /* --contention: busy processes beside the runs;
                              * results then come in pairs per workload: the
                              * cpu at its default threads, then at one    */
+    int threads;            /* > 0: the cpu backend's threads instead of
+                             * NABLA_THREADS or the automatic count       */
 } nb_bench_config;
 
 /* Parameters after NB_BENCH_CHECK_STEPS updates on the cpu backend. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/bench.h"
 #include "clock.h"
 
@@ -113,11 +114,11 @@ int nb_bench_crossover(nb_bench_cross *x, const char *opencl_device, const nb_be
     nb_dataset *d = NULL;
     int code = NB_EXIT_OK;
     if (pick_opencl(opencl_device, cl, sizeof cl, why, sizeof why) &&
-        nb_backend_create(cl, &ocl) != NB_OK) {
+        nb_cli_backend_create(cl, &ocl) != NB_OK) {
         fprintf(stderr, "nabla bench: --crossover: --device %s: %s\n", cl, nb_cli_error());
         return NB_EXIT_DEVICE; /* a device that was named or listed must work */
     }
-    if (nb_backend_create("cpu", &cpu) != NB_OK) {
+    if (nb_cli_backend_create("cpu", &cpu) != NB_OK) {
         fprintf(stderr, "nabla bench: --crossover: cpu: %s\n", nb_cli_error());
         nb_backend_free(ocl);
         return NB_EXIT_FAIL;

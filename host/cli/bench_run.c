@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/bench.h"
 #include "cli/profile.h"
 #include "clock.h"
@@ -143,7 +144,7 @@ nb_status nb_bench_reference(const nb_bench_spec *s, const nb_dataset *d, uint64
     nb_backend *be = NULL;
     nb_model *m = NULL;
     *theta0 = *theta = NULL;
-    nb_status st = nb_backend_create("cpu", &be);
+    nb_status st = nb_cli_backend_create("cpu", &be);
     if (st == NB_OK) st = new_model(be, s, seed, &m);
     if (st == NB_OK) {
         *n = nb_model_param_count(m);
@@ -217,42 +218,41 @@ static void rm_dir(const char *dir)
 }
 
 /*
- * Open device twice with NABLA_CACHE_DIR at a fresh empty directory: the
+ * Open device twice with the cache directory at a fresh empty one: the
  * first build compiles (cold), the second loads the binary the first one
  * stored (cached). The second backend is kept for the measurement. The
  * OpenCL runtime's own caches (PoCL keeps one) are outside our control,
  * so "cold" means "not in nabla's cache".
  */
-static nb_status open_measured(const char *device, nb_bench_result *r, nb_backend **be)
+static nb_status open_measured(const char *device, int threads, nb_bench_result *r,
+                               nb_backend **be)
 {
     int cpu = strcmp(device, "cpu") == 0;
+    nb_backend_options o;
     r->build_cold_ms = r->build_cached_ms = NAN;
-    if (cpu) return nb_backend_create(device, be);
+    NB_TRY(nb_cli_backend_options(&o));
+    if (threads > 0) o.threads = threads;
+    if (cpu) return nb_backend_create_with(device, &o, be);
     const char *t = getenv("TMPDIR");
     char dir[512];
     snprintf(dir, sizeof dir, "%s/nabla-bench-cache-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir)) return nb_backend_create(device, be); /* no build numbers then */
-    const char *old = getenv("NABLA_CACHE_DIR");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("NABLA_CACHE_DIR", dir, 1);
+    if (!mkdtemp(dir)) return nb_backend_create_with(device, &o, be); /* no build numbers then */
+    o.cache_dir = dir;
     nb_backend *cold = NULL;
     double sec;
     int cached;
-    nb_status st = nb_backend_create(device, &cold);
+    nb_status st = nb_backend_create_with(device, &o, &cold);
     if (st == NB_OK) {
         nb_backend_build_info(cold, &sec, &cached);
         if (cached >= 0) r->build_cold_ms = 1e3 * sec;
         nb_backend_free(cold);
-        st = nb_backend_create(device, be);
+        st = nb_backend_create_with(device, &o, be);
     }
     if (st == NB_OK) {
         nb_backend_build_info(*be, &sec, &cached);
         if (cached >= 0) r->build_cached_ms = 1e3 * sec;
         if (cached == 0) r->build_cached_ms = NAN; /* the cache did not work: no number */
     }
-    if (saved) setenv("NABLA_CACHE_DIR", saved, 1);
-    else unsetenv("NABLA_CACHE_DIR");
-    free(saved);
     rm_dir(dir);
     return st;
 }
@@ -471,15 +471,15 @@ int nb_bench_measure(const nb_bench_spec *s, const nb_dataset *d, const char *de
     snprintf(r->device, sizeof r->device, "%s", device);
     r->rss_per_result = reset_peak_rss();
     progress(c, r, "opening the device (program build: cold, then cached)");
-    nb_status st = open_measured(device, r, &be);
+    nb_status st = open_measured(device, c->threads, r, &be);
     if (st != NB_OK) {
         set_error(r, "opening the device", st);
         code = st == NB_ERR_ARG ? NB_EXIT_USAGE : NB_EXIT_DEVICE;
         goto done;
     }
     describe(be, r);
-    /* The thread count the backend just read from the same environment. */
-    if (strcmp(r->device, "cpu") == 0) r->threads = nb_cpu_default_threads();
+    /* The thread count the backend runs. */
+    if (strcmp(r->device, "cpu") == 0) r->threads = nb_backend_threads(be);
     if (nb_backend_note(be)[0] && strncmp(nb_backend_name(be), "cpu", 3) == 0)
         fprintf(stderr, "nabla bench: --device %s: using cpu, %s\n", device,
                 nb_backend_note(be));

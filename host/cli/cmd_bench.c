@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/bench.h"
 #include "cli/bench_workloads.h"
 #include "cli/commands.h"
@@ -238,10 +239,13 @@ static int run_all(const bench_args *a, const nb_bench_spec *specs, int n_specs)
     if (!res) return fprintf(stderr, "nabla bench: out of memory\n"), NB_EXIT_FAIL;
     for (int i = 0; i < n_specs; i++) nb_bench_print_napkin(f, &specs[i]);
     if (contended) {
+        nb_backend_options o; /* the default threads: NABLA_THREADS, else automatic */
+        int threads = nb_cli_backend_options(&o) == NB_OK && o.threads > 0 ? o.threads
+                                                                           : nb_cpu_default_threads();
         fprintf(f, "contention: %d busy process%s at normal priority beside every run "
                    "(%ld CPUs online, the cpu backend's default %d threads)\n",
                 a->cfg.contention, a->cfg.contention == 1 ? "" : "es",
-                sysconf(_SC_NPROCESSORS_ONLN), nb_cpu_default_threads());
+                sysconf(_SC_NPROCESSORS_ONLN), threads);
         if (nb_bench_busy_start(a->cfg.contention) != 0) {
             free(res);
             return NB_EXIT_FAIL;

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/commands.h"
+#include "device_pick.h"
 #include "nabla.h"
 
 static const char devices_help[] =
@@ -39,6 +41,9 @@ int nb_cmd_devices(int argc, char **argv)
     nb_device_info d[64];
     int n = 0, pick = -1;
     char why[512];
+    nb_backend_options o; /* what "auto" is told (NABLA_CL_AUTO_ANY), and the loader */
+    nb_status st = nb_cli_backend_options(&o);
+    if (st != NB_OK) return nb_cli_fail("devices", st);
     printf("cpu          pure-C backend (always available)\n");
     if (nb_opencl_devices(d, 64, &n, &pick) != NB_OK) {
         printf("opencl       none: %s\n", nb_cli_error());
@@ -47,7 +52,7 @@ int nb_cmd_devices(int argc, char **argv)
     }
     /* The reason, from the devices listed here (more than 64 is not a
      * machine anyone has; the choice then names only those shown). */
-    pick = nb_device_auto_choice(d, n < 64 ? n : 64, why, sizeof why);
+    pick = nb_device_choose(d, n < 64 ? n : 64, o.auto_any_device == 1, why, sizeof why);
     for (int i = 0; i < n && i < 64; i++) {
         printf("opencl:%d.%d   %s%s\n", d[i].platform, d[i].device, d[i].name,
                i == pick ? "   <- auto" : "");

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/commands.h"
 #include "cli/data_args.h"
 #include "cli/profile.h"
@@ -181,7 +182,7 @@ static nb_status to_cpu(const eval_args *a, nb_status st, nb_backend **be, nb_mo
     *m = NULL;
     nb_backend_free(*be);
     *be = NULL;
-    if ((st = nb_backend_create("cpu", be)) != NB_OK) return st;
+    if ((st = nb_cli_backend_create("cpu", be)) != NB_OK) return st;
     return nb_model_load(*be, a->model, m);
 }
 

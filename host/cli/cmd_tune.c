@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/bench_workloads.h"
 #include "cli/commands.h"
 #include "tune.h"
@@ -103,8 +104,12 @@ int nb_cmd_tune(int argc, char **argv)
             n->batch = nb_bench_step_rows(b);
         }
     }
+    nb_backend_options o;
+    nb_status st = nb_cli_backend_options(&o);
+    if (st != NB_OK) return nb_cli_fail("tune", st);
+    req.options = &o;
     nb_tune_report rep;
-    nb_status st = nb_tune_run(&req, &rep);
+    st = nb_tune_run(&req, &rep);
     if (st == NB_ERR_IO || st == NB_ERR_UNSUPPORTED) {
         /* Not bad input: the record could not be kept, or there is no OpenCL. */
         nb_cli_fail("tune", st);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/commands.h"
 #include "nabla.h"
 
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
     }
     snprintf(notice_cmd, sizeof notice_cmd, "%s", cmd);
     nb_set_notice_handler(print_notice, NULL);
+    /* The OpenCL loader is chosen once, before any command touches OpenCL. */
+    if (nb_cli_opencl_library() != NB_OK) return nb_cli_fail(cmd, NB_ERR_ARG);
     if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return nb_cmd_eval(argc - 1, argv + 1);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 
 static int is_transfer(const char *op) { return !strcmp(op, "write") || !strcmp(op, "read"); }
 
@@ -51,7 +52,7 @@ void nb_cli_print_profile(FILE *f, nb_backend *be, double wall_seconds)
 
 int nb_cli_open_backend(const char *cmd, const char *device, nb_backend **be)
 {
-    nb_status st = nb_backend_create(device, be);
+    nb_status st = nb_cli_backend_create(device, be);
     if (st != NB_OK) {
         fprintf(stderr, "nabla %s: --device %s: %s\n", cmd, device ? device : "auto",
                 nb_cli_error());

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/backend_opts.h"
 #include "cli/profile.h"
 #include "cli/train_args.h"
 #include "cli/train_report.h"
@@ -276,7 +277,7 @@ static int train_on(train_args *a, const char *device, const char *restarted, ch
     /* Under auto the run can go on on the cpu if the device fails. */
     a->opt.fallback = NULL;
     if (nb_cli_device_is_auto(device) && strncmp(nb_backend_name(be), "cpu", 3) != 0) {
-        if ((st = nb_backend_create("cpu", &fallback)) != NB_OK) {
+        if ((st = nb_cli_backend_create("cpu", &fallback)) != NB_OK) {
             code = nb_cli_fail("train", st);
             goto done;
         }

@@ -129,15 +129,16 @@ static const nb_backend_ops cpu_ops = {
     .update = nb_cpu_update,
 };
 
-nb_status nb_cpu_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
-                                const nb_backend_ops **ops, void **ctx)
+nb_status nb_cpu_backend_create(const char *spec, const nb_be_config *cfg, nb_be_profile *prof,
+                                nb_backend_facts *facts, const nb_backend_ops **ops, void **ctx)
 {
     (void)spec; /* there is one cpu */
     (void)prof; /* the dispatch layer times every op */
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return NB_NOMEM("nb_cpu_backend_create", sizeof *c);
-    nb_status st = nb_pool_create(nb_cpu_default_threads(), &c->pool);
-    if (st == NB_OK) st = nb_cpu_gemm_create(c->pool, &c->gemm);
+    int threads = cfg->threads > 0 ? cfg->threads : nb_cpu_default_threads();
+    nb_status st = nb_pool_create(threads, &c->pool);
+    if (st == NB_OK) st = nb_cpu_gemm_create(c->pool, cfg->cpu_isa, &c->gemm);
     if (st == NB_OK) c->isa = nb_cpu_gemm_isa(c->gemm);
     if (st != NB_OK) {
         cpu_destroy(c);
@@ -149,5 +150,6 @@ nb_status nb_cpu_backend_create(const char *spec, nb_be_profile *prof, nb_backen
     facts->build_cached = -1; /* no device program */
     facts->data_budget = UINT64_MAX; /* host memory: data is always "resident" */
     facts->max_alloc = UINT64_MAX;
+    facts->threads = threads;
     return NB_OK;
 }

@@ -38,12 +38,12 @@ nb_status nb_cpu_update(void *ctx, const nb_optim_step *step, size_t n, nb_view 
                         nb_view grad, nb_view state, nb_view gnorm2, nb_view bad);
 
 /*
- * Pick the kernels (NABLA_CPU_ISA=avx512|avx2|generic forces a variant:
- * NB_ERR_UNSUPPORTED when this CPU or build cannot run it; otherwise the
- * best one that runs) and the block sizes from the CPU's L1 and L2 sizes,
- * and allocate a packing buffer per worker of pool (borrowed).
+ * Pick the kernels (isa_name "avx512", "avx2" or "generic" forces a
+ * variant: NB_ERR_UNSUPPORTED when this CPU or build cannot run it; NULL
+ * or "": the best one that runs) and the block sizes from the CPU's L1 and
+ * L2 sizes, and allocate a packing buffer per worker of pool (borrowed).
  */
-nb_status nb_cpu_gemm_create(nb_pool *pool, nb_cpu_gemm **out);
+nb_status nb_cpu_gemm_create(nb_pool *pool, const char *isa_name, nb_cpu_gemm **out);
 /* The same with the given variant (tests run variants the driver would not pick). */
 nb_status nb_cpu_gemm_create_for(nb_pool *pool, const nb_gemm_isa *isa, nb_cpu_gemm **out);
 void nb_cpu_gemm_free(nb_cpu_gemm *g);

@@ -1,7 +1,7 @@
 /*
  * cpu_count.c — how many threads the cpu backend starts by default: the
- * CPUs this process may run on, capped by its cgroup's CPU quota, unless
- * NABLA_THREADS says otherwise.
+ * CPUs this process may run on, capped by its cgroup's CPU quota (what
+ * nb_backend_options.threads = 0 means).
  *
  * Counting the machine's cores is not enough where it matters most: a
  * container or a CI job is often pinned to a few CPUs (taskset, cpusets)
@@ -30,19 +30,6 @@
 
 enum { PATH_MAX_LEN = 4096 };
 
-/* NABLA_THREADS as a whole number ≥ 1, else 0 (unset or not a count). */
-static int env_threads(void)
-{
-    const char *v = getenv("NABLA_THREADS");
-    if (!v || *v < '0' || *v > '9') return 0; /* also refuses a sign or a space */
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (*end != '\0' || n < 1) return 0;
-    if (errno == ERANGE || n > NB_CPU_MAX_THREADS) return NB_CPU_MAX_THREADS;
-    return (int)n;
-}
-
 /* The CPUs in this process's affinity mask (0 if it cannot be read). */
 static int affinity_cpus(void)
 {
@@ -69,9 +56,7 @@ static int affinity_cpus(void)
 
 int nb_cpu_default_threads(void)
 {
-    int n = env_threads();
-    if (n > 0) return n;
-    n = affinity_cpus();
+    int n = affinity_cpus();
     if (n < 1) {
         long online = sysconf(_SC_NPROCESSORS_ONLN);
         n = online < 1 ? 1 : online > NB_CPU_MAX_THREADS ? NB_CPU_MAX_THREADS : (int)online;

@@ -75,19 +75,18 @@ static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t multiple)
     return v / multiple * multiple;
 }
 
-static nb_status pick_variant(const nb_gemm_isa **out)
+static nb_status pick_variant(const char *want, const nb_gemm_isa **out)
 {
-    const char *want = getenv("NABLA_CPU_ISA");
     if (want && *want) {
         for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
             if (strcmp(want, variants[i]->name) != 0) continue;
             if (!variants[i]->usable())
-                return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_backend_create: NABLA_CPU_ISA=%s: this "
+                return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_backend_create: cpu_isa = '%s': this "
                                "CPU or build cannot run it", want);
             return *out = variants[i], NB_OK;
         }
-        return NB_FAIL(NB_ERR_ARG, "nb_backend_create: NABLA_CPU_ISA=%s: not avx512, avx2 or "
-                       "generic", want);
+        return NB_FAIL(NB_ERR_ARG, "nb_backend_create: cpu_isa = '%s': not avx512, avx2 "
+                       "or generic", want);
     }
     for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
         if (variants[i]->usable()) return *out = variants[i], NB_OK;
@@ -109,11 +108,11 @@ static void *alloc64(size_t floats)
     return aligned_alloc(64, bytes ? bytes : 64);
 }
 
-nb_status nb_cpu_gemm_create(nb_pool *pool, nb_cpu_gemm **out)
+nb_status nb_cpu_gemm_create(nb_pool *pool, const char *isa_name, nb_cpu_gemm **out)
 {
     const nb_gemm_isa *isa = NULL;
     *out = NULL;
-    NB_TRY(pick_variant(&isa));
+    NB_TRY(pick_variant(isa_name, &isa));
     return nb_cpu_gemm_create_for(pool, isa, out);
 }
 

@@ -44,9 +44,7 @@ int nb_pool_threads(const nb_pool *p);
 void nb_pool_for(nb_pool *p, size_t n_tasks, void (*fn)(void *arg, size_t task, int worker),
                  void *arg);
 
-/* The default thread count: NABLA_THREADS when set (1 … NB_CPU_MAX_THREADS;
- * larger values count as the maximum; anything else, 0 and negative
- * included, is ignored), else the CPUs this process may run on
+/* The automatic thread count: the CPUs this process may run on
  * (sched_getaffinity), capped by a cgroup CPU quota (cgroup v2 cpu.max, or
  * v1 cpu.cfs_quota_us / cpu.cfs_period_us; rounded up), ≥ 1, ≤ the
  * maximum. Read afresh at every call (cpu_count.c). */

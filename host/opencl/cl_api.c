@@ -9,23 +9,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_config.h"
 #include "status.h"
 
 nb_cl_api nb_cl;
 
 static int load_state;          /* 0 not tried, 1 loaded, -1 failed */
 static char load_error[512];    /* the reason, kept for later calls */
+static char lib_name[NB_OPT_PATH_MAX]; /* nb_set_opencl_library's; "": the default */
+
+nb_status nb_set_opencl_library(const char *path)
+{
+    if (!path) path = "";
+    size_t len = strlen(path);
+    if (len >= sizeof lib_name)
+        return NB_FAIL(NB_ERR_ARG, "nb_set_opencl_library: the path is %zu bytes long, at most %zu",
+                       len, sizeof lib_name - 1);
+    if (load_state == 1 && strcmp(path, lib_name) != 0)
+        return NB_FAIL(NB_ERR_UNSUPPORTED, "nb_set_opencl_library: '%s': the OpenCL loader '%s' is "
+                       "already in use, and stays loaded", path,
+                       lib_name[0] ? lib_name : "libOpenCL.so.1");
+    if (load_state == -1 && strcmp(path, lib_name) != 0) load_state = 0; /* try the new one */
+    memcpy(lib_name, path, len + 1);
+    return NB_OK;
+}
 
 nb_status nb_cl_load(void)
 {
     if (load_state == 1) return NB_OK;
     if (load_state == -1) return NB_FAIL(NB_ERR_UNSUPPORTED, "%s", load_error);
-    const char *lib = getenv("NABLA_OPENCL_LIBRARY");
-    if (!lib || !*lib) lib = "libOpenCL.so.1";
+    const char *lib = lib_name[0] ? lib_name : "libOpenCL.so.1";
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
-        snprintf(load_error, sizeof load_error, "no OpenCL loader (%s)", why ? why : lib);
+        snprintf(load_error, sizeof load_error, "no OpenCL loader (%.400s)", why ? why : lib);
         load_state = -1;
         return NB_FAIL(NB_ERR_UNSUPPORTED, "%s", load_error);
     }
@@ -34,7 +51,7 @@ nb_status nb_cl_load(void)
         void *p = dlsym(RTLD_DEFAULT, #name);                                                      \
         if (!p) p = dlsym(h, #name);                                                               \
         if (!p) {                                                                                  \
-            snprintf(load_error, sizeof load_error, "OpenCL loader %s lacks %s", lib, #name);      \
+            snprintf(load_error, sizeof load_error, "OpenCL loader %.400s lacks %s", lib, #name);  \
             load_state = -1;                                                                       \
             dlclose(h);                                                                            \
             return NB_FAIL(NB_ERR_UNSUPPORTED, "%s", load_error);                                  \

@@ -3,7 +3,7 @@
  *
  * nabla never links against an OpenCL library: the one binary must start
  * and train on machines with no loader installed. nb_cl_load() opens
- * libOpenCL.so.1 (or $NABLA_OPENCL_LIBRARY) with dlopen and fills a table
+ * libOpenCL.so.1 (or the one nb_set_opencl_library names) with dlopen and fills a table
  * of function pointers; everything else calls through `nb_cl.X`.
  * Symbols already present in the process (an LD_PRELOAD tool such as
  * Oclgrind) take precedence over the loader's own.

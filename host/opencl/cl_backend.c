@@ -235,21 +235,23 @@ void nb_cl_destroy(void *ctx)
     free(c);
 }
 
-nb_status nb_cl_backend_create(const char *spec, nb_be_profile *prof, nb_backend_facts *facts,
-                               const nb_backend_ops **ops, void **ctx)
+nb_status nb_cl_backend_create(const char *spec, const nb_be_config *cfg, nb_be_profile *prof,
+                               nb_backend_facts *facts, const nb_backend_ops **ops, void **ctx)
 {
-    return nb_cl_backend_create_tuned(spec, NULL, prof, facts, ops, ctx);
+    return nb_cl_backend_create_tuned(spec, cfg, NULL, prof, facts, ops, ctx);
 }
 
-nb_status nb_cl_backend_create_tuned(const char *spec, const nb_cl_tunables *force,
-                                     nb_be_profile *prof, nb_backend_facts *facts,
-                                     const nb_backend_ops **ops, void **ctx)
+nb_status nb_cl_backend_create_tuned(const char *spec, const nb_be_config *cfg,
+                                     const nb_cl_tunables *force, nb_be_profile *prof,
+                                     nb_backend_facts *facts, const nb_backend_ops **ops,
+                                     void **ctx)
 {
     nb_status st;
     nb_cl_ctx *c = calloc(1, sizeof *c);
     if (!c) return NB_NOMEM("nb_cl_backend_create", sizeof *c);
     c->prof = prof;
-    NB_CHECK(nb_cl_pick_device(spec, &c->dev));
+    c->cfg = *cfg; /* the backend's own copy, for as long as it lives */
+    NB_CHECK(nb_cl_pick_device(spec, &c->cfg, &c->dev));
     NB_CHECK(nb_cl_tune(&c->dev, &c->t));
     if (force) c->t = *force; /* the tuner's candidate, checked against the limits by it */
     cl_int err;
@@ -267,13 +269,13 @@ nb_status nb_cl_backend_create_tuned(const char *spec, const nb_cl_tunables *for
     }
     NB_CHECK(nb_cl_build(c, facts));
     /* Keep data resident while it takes at most half the device memory;
-     * the rest is for parameters, activations and the driver. The test
-     * hook NABLA_DEVICE_DATA_LIMIT (bytes) lowers it to force streaming. */
+     * the rest is for parameters, activations and the driver. The option
+     * device_data_limit (bytes) sets it instead (a test forces streaming
+     * with a small one). */
     facts->max_alloc = c->dev.info.max_alloc;
     facts->counts_launches = true;
     facts->data_budget = c->dev.info.global_mem / 2;
-    const char *lim = getenv("NABLA_DEVICE_DATA_LIMIT");
-    if (lim && *lim) facts->data_budget = strtoull(lim, NULL, 10);
+    if (c->cfg.data_limit > 0) facts->data_budget = c->cfg.data_limit;
     snprintf(facts->name, sizeof facts->name, "opencl:%d.%d (%s)", c->dev.info.platform,
              c->dev.info.device, c->dev.info.name);
     *ops = &nb_cl_ops_table;

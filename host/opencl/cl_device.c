@@ -140,7 +140,7 @@ static nb_status no_such_device(const char *spec, int p, const nb_cl_device *dev
                    n == 1 ? "is" : "are", n, list);
 }
 
-nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out)
+nb_status nb_cl_pick_device(const char *spec, const nb_be_config *cfg, nb_cl_device *out)
 {
     int p = 0, d = 0;
     if (spec) NB_TRY(nb_cl_spec_parse(spec, &p, &d)); /* bad input whatever the machine has */
@@ -155,7 +155,7 @@ nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out)
         /* Well formed but absent: this machine cannot give what was named. */
         if (pick < 0) st = no_such_device(spec, p, devs, n);
     }
-    if (st == NB_OK) *out = devs[pick];
+    if (st == NB_OK) *out = devs[pick], out->cfg = cfg;
     free(devs);
     return st;
 }

@@ -16,11 +16,12 @@
 
 #include "clock.h"
 
-int nb_cl_fs_dir(char *buf, size_t n)
+int nb_cl_fs_dir(const nb_be_config *cfg, char *buf, size_t n)
 {
-    const char *d = getenv("NABLA_CACHE_DIR");
-    if (d && strcmp(d, "off") == 0) return 0;
-    if (d && *d) return snprintf(buf, n, "%s", d), 1;
+    if (cfg && cfg->cache_off) return 0;
+    if (cfg && cfg->cache_dir[0]) return snprintf(buf, n, "%s", cfg->cache_dir), 1;
+    /* The default location follows the XDG base directories: the one
+     * place the library reads the environment. */
     const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     if (x && *x) return snprintf(buf, n, "%s/nabla", x), 1;
     if (home && *home) return snprintf(buf, n, "%s/.cache/nabla", home), 1;
@@ -54,7 +55,8 @@ int nb_cl_fs_open_dir(char *note, size_t n, const char *dir, int *missing)
     if (fstat(fd, &sb) == 0) {
         bad = nb_cl_fs_untrusted(&sb, why, sizeof why);
         if (sb.st_uid != geteuid())
-            snprintf(fix, sizeof fix, "set NABLA_CACHE_DIR to a directory of your own");
+            snprintf(fix, sizeof fix, "use a cache directory of your own (the option cache_dir, "
+                     "NABLA_CACHE_DIR for the nabla command)");
     }
     if (bad) {
         snprintf(note, n, "kernel cache %s %s: not used (%s)", dir, bad, fix);

@@ -10,9 +10,12 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* The cache directory: $NABLA_CACHE_DIR, else $XDG_CACHE_HOME/nabla, else
- * ~/.cache/nabla; 0 when there is none ("off", or no home). */
-int nb_cl_fs_dir(char *buf, size_t n);
+#include "backend_config.h"
+
+/* The cache directory: cfg's cache_dir, else (the default location)
+ * $XDG_CACHE_HOME/nabla, else $HOME/.cache/nabla; 0 when there is none
+ * (cache_off, or no home). cfg NULL: the default location. */
+int nb_cl_fs_dir(const nb_be_config *cfg, char *buf, size_t n);
 
 /* Why an opened directory or file must not be trusted, in words ("is
  * writable by others"), or NULL when it may be: it must belong to this

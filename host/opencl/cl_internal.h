@@ -20,6 +20,9 @@ typedef struct nb_cl_device {
     nb_device_info info;
     size_t max_item[2]; /* CL_DEVICE_MAX_WORK_ITEM_SIZES in dimensions 0 and 1 */
     unsigned pref_vec_float;
+    /* The options it is used with (borrowed from its owner: the backend's
+     * context or the tuner); NULL: the defaults. */
+    const nb_be_config *cfg;
 } nb_cl_device;
 
 /* Compile-time parameters of the kernels, passed with -D. */
@@ -63,6 +66,7 @@ enum { NB_CL_PENDING_MAX = 1024 };
 
 typedef struct nb_cl_ctx {
     nb_be_profile *prof; /* the backend's profile: device times go there */
+    nb_be_config cfg;    /* the backend's options; dev.cfg points here   */
     nb_cl_device dev;
     nb_cl_tunables t;
     cl_context context;
@@ -77,11 +81,14 @@ typedef struct nb_cl_ctx {
 } nb_cl_ctx;
 
 /* ---- cl_device.c ---- */
-/* Pick a device: spec NULL = "opencl" (device_pick.c); "P.D" = that one. */
-nb_status nb_cl_pick_device(const char *spec, nb_cl_device *out);
+/* Pick a device: spec NULL = "opencl" (device_pick.c); "P.D" = that one.
+ * out->cfg becomes cfg (borrowed; NULL: the defaults). */
+nb_status nb_cl_pick_device(const char *spec, const nb_be_config *cfg, nb_cl_device *out);
 
 /* ---- cl_tune.c ---- */
-/* Choose tunables for the device within its (possibly test-forced) limits. */
+/* Choose tunables for the device within its limits, lowered by dev->cfg's
+ * max_wg and max_local_mem; dev->cfg's gemm and gemm_small override the
+ * choice, and no_record keeps a tuning record out of it. */
 nb_status nb_cl_tune(const nb_cl_device *dev, nb_cl_tunables *t);
 /* Step down to the next smaller GEMM configuration; 0 if none is left. */
 int nb_cl_tune_shrink(nb_cl_tunables *t);
@@ -105,16 +112,19 @@ void nb_cl_gemm_describe(const nb_cl_tunables *t, char *buf, size_t n);
  * cache go to facts. */
 nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts);
 void nb_cl_program_release(nb_cl_ctx *c);
-/* The kernel sources as built (embedded, or from $NABLA_KERNEL_DIR), in
- * build order, owned by the caller; and the hash tuning records carry. */
-nb_status nb_cl_sources(char ***texts, int *n);
+/* The kernel sources as built (embedded, or from cfg's kernel_dir; cfg
+ * NULL: embedded), in build order, owned by the caller; and the hash
+ * tuning records carry. */
+nb_status nb_cl_sources(const nb_be_config *cfg, char ***texts, int *n);
 void nb_cl_sources_free(char **texts, int n);
 uint64_t nb_cl_sources_hash(const char *const *texts, int n);
 
 /* ---- cl_tune_space.c ---- */
 /* The GEMM knobs of the tuner's candidates (the rest of each entry is
- * zero), for a CPU device or not, all or the --quick ones; how many. */
-int nb_cl_tune_candidates(bool cpu, bool quick, nb_cl_tunables *out, int cap);
+ * zero), for a CPU device or not, all or the --quick ones, or cfg's
+ * tune_candidates when given (cfg may be NULL); how many. */
+int nb_cl_tune_candidates(const nb_be_config *cfg, bool cpu, bool quick, nb_cl_tunables *out,
+                          int cap);
 /* ---- cl_tune_wg.c ---- */
 /* The tuner's reduction and element-wise work-group size for req's first
  * network: each candidate checked against the reference through a whole

@@ -71,24 +71,24 @@ static nb_status read_kernel_file(const char *dir, const char *file, char **out)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, base);
     FILE *f = fopen(path, "rb");
-    if (!f) return NB_FAIL(NB_ERR_IO, "NABLA_KERNEL_DIR: cannot open %s: %s", path, strerror(errno));
+    if (!f) return NB_FAIL(NB_ERR_IO, "kernel_dir: cannot open %s: %s", path, strerror(errno));
     char head[4200];
     int hn = snprintf(head, sizeof head, "#line 1 \"%s\"\n", path);
     size_t cap = 1 << 16, len = (size_t)hn;
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
-        return NB_NOMEM("NABLA_KERNEL_DIR", cap);
+        return NB_NOMEM("kernel_dir", cap);
     }
     memcpy(buf, head, len);
     for (;;) {
         if (cap - len < 4096) {
             if (cap > ((size_t)16 << 20)) {
                 fclose(f), free(buf);
-                return NB_FAIL(NB_ERR_IO, "NABLA_KERNEL_DIR: %s is over 16 MiB", path);
+                return NB_FAIL(NB_ERR_IO, "kernel_dir: %s is over 16 MiB", path);
             }
             char *nb = realloc(buf, cap * 2);
-            if (!nb) return fclose(f), free(buf), NB_NOMEM("NABLA_KERNEL_DIR", cap * 2);
+            if (!nb) return fclose(f), free(buf), NB_NOMEM("kernel_dir", cap * 2);
             buf = nb, cap *= 2;
         }
         size_t got = fread(buf + len, 1, cap - len - 1, f);
@@ -97,15 +97,15 @@ static nb_status read_kernel_file(const char *dir, const char *file, char **out)
     }
     int bad = ferror(f);
     fclose(f);
-    if (bad) return free(buf), NB_FAIL(NB_ERR_IO, "NABLA_KERNEL_DIR: error reading %s", path);
+    if (bad) return free(buf), NB_FAIL(NB_ERR_IO, "kernel_dir: error reading %s", path);
     buf[len] = '\0';
     *out = buf;
     return NB_OK;
 }
 
-static nb_status load_sources(sources *s)
+static nb_status load_sources(const nb_be_config *cfg, sources *s)
 {
-    const char *dir = getenv("NABLA_KERNEL_DIR");
+    const char *dir = cfg ? cfg->kernel_dir : NULL;
     s->n = 0;
     if (nb_cl_source_count > MAX_SOURCES)
         return NB_FAIL(NB_ERR_INTERNAL, "nb_cl_build: %d kernel files, at most %d", nb_cl_source_count,
@@ -311,7 +311,7 @@ static nb_status build_once(nb_cl_ctx *c, const sources *s, nb_backend_facts *fa
     enum_options(options, sizeof options);
     double t0 = nb_now();
     uint64_t key = cache_key(c, s, options);
-    int missing = 0, refused = 0, dfd = -1, cache_on = nb_cl_fs_dir(dir, sizeof dir);
+    int missing = 0, refused = 0, dfd = -1, cache_on = nb_cl_fs_dir(c->dev.cfg, dir, sizeof dir);
     c->program = NULL;
     facts->build_cached = 0;
     cache_name(name, sizeof name, key);
@@ -367,7 +367,7 @@ static nb_status create_kernels(nb_cl_ctx *c)
 nb_status nb_cl_build(nb_cl_ctx *c, nb_backend_facts *facts)
 {
     sources s;
-    NB_TRY(load_sources(&s));
+    NB_TRY(load_sources(c->dev.cfg, &s));
     nb_status st;
     int told = 0; /* the build notice, at most once however often we rebuild */
     facts->build_seconds = 0.0;
@@ -420,10 +420,10 @@ uint64_t nb_cl_sources_hash(const char *const *texts, int n)
     return h;
 }
 
-nb_status nb_cl_sources(char ***texts, int *n)
+nb_status nb_cl_sources(const nb_be_config *cfg, char ***texts, int *n)
 {
     sources s;
-    NB_TRY(load_sources(&s));
+    NB_TRY(load_sources(cfg, &s));
     char **t = calloc((size_t)s.n + 1, sizeof *t);
     if (!t) return sources_free(&s), NB_NOMEM("nb_cl_sources", (size_t)s.n + 1);
     for (int i = 0; i < s.n; i++) t[i] = s.text[i]; /* ownership moves to the caller */

@@ -41,7 +41,7 @@ static nb_status record_key(const nb_cl_device *dev, uint64_t *key)
 {
     char **texts;
     int n;
-    NB_TRY(nb_cl_sources(&texts, &n));
+    NB_TRY(nb_cl_sources(dev->cfg, &texts, &n));
     uint64_t src = nb_cl_sources_hash((const char *const *)texts, n);
     nb_cl_sources_free(texts, n);
     char srchex[32];
@@ -120,7 +120,7 @@ int nb_cl_record_apply(const nb_cl_device *dev, nb_cl_tunables *t, char *note, s
     char dir[4096], name[64], why[128];
     uint64_t key;
     note[0] = '\0';
-    if (!nb_cl_fs_dir(dir, sizeof dir) || record_key(dev, &key) != NB_OK) return 0;
+    if (!nb_cl_fs_dir(dev->cfg, dir, sizeof dir) || record_key(dev, &key) != NB_OK) return 0;
     int missing, refused;
     int dfd = nb_cl_fs_open_dir(note, n, dir, &missing);
     if (dfd < 0) return 0;
@@ -162,9 +162,9 @@ nb_status nb_cl_record_store(const nb_cl_device *dev, const nb_cl_tunables *t, c
     const char *why = nb_cl_gemm_invalid(t);
     if (why) return NB_FAIL(NB_ERR_INTERNAL, "nb_cl_record_store: %s", why);
     char dir[4096], name[64], note[4400] = "", text[RECORD_MAX], g[128];
-    if (!nb_cl_fs_dir(dir, sizeof dir))
-        return NB_FAIL(NB_ERR_IO, "tuning record: no cache directory (NABLA_CACHE_DIR is off, "
-                                  "or neither XDG_CACHE_HOME nor HOME is set)");
+    if (!nb_cl_fs_dir(dev->cfg, dir, sizeof dir))
+        return NB_FAIL(NB_ERR_IO, "tuning record: no cache directory (the cache is off, or "
+                                  "neither XDG_CACHE_HOME nor HOME is set)");
     uint64_t key;
     NB_TRY(record_key(dev, &key));
     record_name(name, sizeof name, key);

@@ -7,14 +7,14 @@
  * device from the GPU row; every device then steps down a fixed ladder
  * until the configuration fits its limits.
  *
- * Test hooks (environment): NABLA_CL_MAX_WG and NABLA_CL_MAX_LOCAL_MEM
- * lower the limits, as a small GPU would; NABLA_CL_GEMM="TM,TN,TK,WM,WN,VW"
- * or "TM,TN,TK,WM,WN,VW,PAD,DB,LOCAL" forces one GEMM configuration (it
- * must still fit the limits).
+ * Options (nb_backend_options, for tests and experiments): cl_max_work_group
+ * and cl_max_local_mem lower the limits, as a small GPU would; cl_gemm =
+ * "TM,TN,TK,WM,WN,VW" or "TM,TN,TK,WM,WN,VW,PAD,DB,LOCAL" forces one GEMM
+ * configuration (it must still fit the limits).
  *
  * A tuning record written by `nabla tune` for this device, driver and
  * kernel source (cl_record.c) replaces the ladder's choice when it fits the
- * limits; NABLA_CL_RECORD=off ignores records (to compare with the ladder).
+ * limits; cl_use_record = 0 ignores records (to compare with the ladder).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,13 +39,10 @@ static const int ladder[][5] = {
 };
 enum { LADDER_N = sizeof ladder / sizeof ladder[0] };
 
-static size_t env_limit(const char *name, size_t dflt)
+/* A limit lowered to want, when want is set (> 0) and below the device's. */
+static size_t lowered(uint64_t want, size_t dflt)
 {
-    const char *v = getenv(name);
-    if (!v || !*v) return dflt;
-    char *end;
-    unsigned long long x = strtoull(v, &end, 10);
-    return (*end == '\0' && x > 0 && x < dflt) ? (size_t)x : dflt;
+    return want > 0 && want < dflt ? (size_t)want : dflt;
 }
 
 static int pow2_floor(size_t x)
@@ -167,9 +164,11 @@ int nb_cl_tune_shrink(nb_cl_tunables *t)
 
 static nb_status tune(const nb_cl_device *dev, nb_cl_tunables *t, bool use_record)
 {
+    static const nb_be_config defaults; /* all zeros: every option at its default */
+    const nb_be_config *cfg = dev->cfg ? dev->cfg : &defaults;
     memset(t, 0, sizeof *t);
-    t->max_wg = env_limit("NABLA_CL_MAX_WG", dev->info.max_work_group);
-    t->local_mem = env_limit("NABLA_CL_MAX_LOCAL_MEM", (size_t)dev->info.local_mem);
+    t->max_wg = lowered(cfg->max_wg, dev->info.max_work_group);
+    t->local_mem = lowered(cfg->max_local_mem, (size_t)dev->info.local_mem);
     size_t one_d = t->max_wg < dev->max_item[0] ? t->max_wg : dev->max_item[0];
     t->wg = pow2_floor(one_d < 256 ? one_d : 256);
     bool cpu = strcmp(dev->info.type, "CPU") == 0;
@@ -179,20 +178,12 @@ static nb_status tune(const nb_cl_device *dev, nb_cl_tunables *t, bool use_recor
     t->gemm_vw = dev->pref_vec_float >= 4 ? 4 : dev->pref_vec_float >= 2 ? 2 : 1;
     /* Below this many multiply-adds a tiled GEMM is launch cost and idle
      * lanes; one work-item per output does the work in a fraction of it.
-     * NABLA_CL_GEMM_SMALL=n moves the bound (0: always tile). */
-    t->gemm_small = 32768;
-    const char *small = getenv("NABLA_CL_GEMM_SMALL");
-    if (small && *small) {
-        char *end;
-        double v = strtod(small, &end);
-        if (*end || !(v >= 0 && v <= 1e18))
-            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM_SMALL='%s': want a number of "
-                                       "multiply-adds >= 0", small);
-        t->gemm_small = v;
-    }
+     * The option cl_gemm_small moves the bound (0: always tile); it was
+     * range-checked with the other options. */
+    t->gemm_small = cfg->has_gemm_small ? cfg->gemm_small : 32768;
 
-    const char *forced = getenv("NABLA_CL_GEMM");
-    if (forced && *forced) {
+    const char *forced = cfg->gemm;
+    if (*forced) {
         long v[9] = {0, 0, 0, 0, 0, 0, 1, 0, 1}; /* PAD, DB, LOCAL default as the ladder's */
         int nv = parse_gemm(forced, v);
         t->gemm_tm = (int)v[0], t->gemm_tn = (int)v[1], t->gemm_tk = (int)v[2];
@@ -200,14 +191,14 @@ static nb_status tune(const nb_cl_device *dev, nb_cl_tunables *t, bool use_recor
         t->gemm_pad = (int)v[6], t->gemm_db = (int)v[7], t->gemm_local = (int)v[8];
         const char *why = nv ? nb_cl_gemm_invalid(t) : "not six or nine numbers";
         if (why)
-            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s': want TM,TN,TK,WM,WN,VW[,PAD,DB,LOCAL], "
+            return NB_FAIL(NB_ERR_ARG, "cl_gemm='%s': want TM,TN,TK,WM,WN,VW[,PAD,DB,LOCAL], "
                                        "each 1 to %ld, with TM%%WM = TN%%WN = 0, WN in 1, 2, 4, 8, "
                                        "16 and VW in 1, 2, 4 (%s)", forced, GEMM_MAX, why);
         if (!nb_cl_gemm_fits(t, dev->max_item)) {
             /* Each factor is at most 2^20, so the product fits 64 bits. */
             unsigned long long items =
                 (unsigned long long)(v[0] / v[3]) * (unsigned long long)(v[1] / v[4]);
-            return NB_FAIL(NB_ERR_ARG, "NABLA_CL_GEMM='%s' needs %llu work-items and %zu bytes of "
+            return NB_FAIL(NB_ERR_ARG, "cl_gemm='%s' needs %llu work-items and %zu bytes of "
                                        "local memory; the device allows %zu and %zu", forced,
                            items, nb_cl_gemm_local_bytes(t), t->max_wg, t->local_mem);
         }
@@ -220,10 +211,9 @@ static nb_status tune(const nb_cl_device *dev, nb_cl_tunables *t, bool use_recor
                                            "bytes of local memory", t->max_wg, t->local_mem);
     /* A tuning record replaces the ladder's choice; the test hook for the
      * small-GEMM bound still wins over it. */
-    const char *rec = getenv("NABLA_CL_RECORD");
-    if (use_record && !(rec && strcmp(rec, "off") == 0) &&
-        nb_cl_record_apply(dev, t, t->record_note, sizeof t->record_note) && small && *small)
-        t->gemm_small = strtod(small, NULL);
+    if (use_record && !cfg->no_record &&
+        nb_cl_record_apply(dev, t, t->record_note, sizeof t->record_note) && cfg->has_gemm_small)
+        t->gemm_small = cfg->gemm_small;
     return NB_OK;
 }
 

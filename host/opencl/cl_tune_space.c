@@ -12,7 +12,6 @@
  * here (tests/CMakeLists.txt), and test_cl_tune checks that no row has a
  * combination outside that set.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "opencl/cl_internal.h"
@@ -37,11 +36,11 @@ static const int space[][10] = {
     {128, 64, 1, 16, 8, 1, 0, 0, 0, 0},          /* no local memory, 16×8 blocks     */
 };
 
-/* NABLA_CL_TUNE_CANDIDATES="cfg;cfg;..." (each as NABLA_CL_GEMM takes
- * it) replaces the list: a hook for tests and for trying a configuration
+/* The option cl_tune_candidates, "cfg;cfg;..." (each as cl_gemm takes
+ * it), replaces the list: a hook for tests and for trying a configuration
  * by hand. A malformed entry is kept as all zeros, which the tuner then
  * skips and counts as over the limits. */
-static int from_env(const char *v, nb_cl_tunables *out, int cap)
+static int from_list(const char *v, nb_cl_tunables *out, int cap)
 {
     int n = 0;
     while (*v && n < cap) {
@@ -55,11 +54,11 @@ static int from_env(const char *v, nb_cl_tunables *out, int cap)
     return n;
 }
 
-int nb_cl_tune_candidates(bool cpu, bool quick, nb_cl_tunables *out, int cap)
+int nb_cl_tune_candidates(const nb_be_config *cfg, bool cpu, bool quick, nb_cl_tunables *out,
+                          int cap)
 {
     int n = 0;
-    const char *env = getenv("NABLA_CL_TUNE_CANDIDATES");
-    if (env && *env) return from_env(env, out, cap);
+    if (cfg && cfg->tune_candidates[0]) return from_list(cfg->tune_candidates, out, cap);
     for (size_t i = 0; i < sizeof space / sizeof *space && n < cap; i++) {
         const int *r = space[i];
         if (quick && !(r[9] & (cpu ? Q_CPU : Q_GPU))) continue;

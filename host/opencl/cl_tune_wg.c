@@ -168,7 +168,8 @@ static nb_status time_step(nb_backend *be, const wg_shape *s, wg_dev *d, int rep
 }
 
 /* One candidate: 1 in *ok when it ran and matched the reference. */
-static nb_status try_wg(const char *spec, const nb_cl_tunables *t, const wg_shape *s, wg_host *h,
+static nb_status try_wg(const char *spec, const nb_be_config *cfg, const nb_cl_tunables *t,
+                        const wg_shape *s, wg_host *h,
                         int reps, int *ok, double *secs)
 {
     nb_backend *be = NULL;
@@ -177,7 +178,7 @@ static nb_status try_wg(const char *spec, const nb_cl_tunables *t, const wg_shap
     *ok = 0;
     *secs = INFINITY;
     /* A candidate the device cannot build or launch is skipped, not fatal. */
-    if (nb_backend_create_tuned(spec, t, &be) != NB_OK) return NB_OK;
+    if (nb_backend_create_tuned(spec, cfg, t, &be) != NB_OK) return NB_OK;
     size_t n = s->rows * s->cols, no = s->rows * s->outs;
     nb_status st = NB_OK;
     struct { nb_buf *b; size_t n; } bufs[] = {
@@ -238,7 +239,7 @@ nb_status nb_cl_tune_wg(const nb_cl_device *dev, const nb_tune_request *req, nb_
             t.wg = wg;
             int ok;
             double secs;
-            st = try_wg(spec, &t, &s, &h, 4, &ok, &secs);
+            st = try_wg(spec, dev->cfg, &t, &s, &h, 4, &ok, &secs);
             if (st != NB_OK) break;
             if (!ok) {
                 say(req, "  WG_SIZE %-3d skipped: does not build, or wrong results against the reference", wg);

@@ -36,6 +36,7 @@ typedef struct shape {
 } shape;
 
 typedef struct tuner {
+    nb_be_config cfg;    /* the request's options; dev.cfg points here */
     nb_cl_device dev;
     cl_context ctx;
     cl_command_queue q;
@@ -435,7 +436,7 @@ static nb_status tuner_open(tuner *tu, const shape *s, int ns)
 {
     char **texts;
     int n;
-    NB_TRY(nb_cl_sources(&texts, &n));
+    NB_TRY(nb_cl_sources(tu->dev.cfg, &texts, &n));
     /* gemm.cl is the first file of the program (kernels/README.md). */
     tu->gemm_src = n > 0 && strstr(texts[0], "gemm.cl") ? strdup(texts[0]) : NULL;
     nb_cl_sources_free(texts, n);
@@ -515,7 +516,7 @@ static nb_status run(tuner *tu, nb_tune_report *rep)
 {
     const nb_tune_request *req = tu->req;
     nb_cl_tunables lad, best;
-    NB_TRY(nb_cl_pick_device(req->spec, &tu->dev));
+    NB_TRY(nb_cl_pick_device(req->spec, &tu->cfg, &tu->dev));
     NB_TRY(nb_cl_tune_ladder(&tu->dev, &lad));
     snprintf(rep->device, sizeof rep->device, "opencl:%d.%d (%s)", tu->dev.info.platform,
              tu->dev.info.device, tu->dev.info.name);
@@ -535,7 +536,7 @@ static nb_status run(tuner *tu, nb_tune_report *rep)
     nb_cl_tunables cand[MAX_CAND];
     double cand_t[MAX_CAND][NB_TUNE_MAX_NETS];
     int ok_c[MAX_CAND] = {0};
-    int nc = nb_cl_tune_candidates(cpu, req->quick, cand, MAX_CAND);
+    int nc = nb_cl_tune_candidates(tu->dev.cfg, cpu, req->quick, cand, MAX_CAND);
     for (int i = 0; i < nc; i++) {
         nb_cl_tunables t = lad; /* limits, WG sizes and bound from the ladder */
         t.gemm_tm = cand[i].gemm_tm, t.gemm_tn = cand[i].gemm_tn, t.gemm_tk = cand[i].gemm_tk;
@@ -639,9 +640,10 @@ nb_status nb_tune_run(const nb_tune_request *req, nb_tune_report *rep)
             if (n->widths[l] < 1 || n->widths[l] > (1 << 16))
                 return NB_FAIL(NB_ERR_ARG, "nb_tune_run: width %d, want 1 to 65536", n->widths[l]);
     }
-    NB_TRY(nb_cl_load());
     tuner tu;
     memset(&tu, 0, sizeof tu);
+    NB_TRY(nb_be_config_from(req->options, &tu.cfg));
+    NB_TRY(nb_cl_load());
     tu.req = req;
     double t0 = nb_now();
     nb_status st = run(&tu, rep);

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/backend_opts.h"
 #include "cpu/cpu_pool.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -477,13 +478,18 @@ static void test_workers_block_signals(void **state)
 
 /* ------------------------------------------------ default thread count */
 
-/* nb_cpu_default_threads with NABLA_THREADS set to v (NULL: unset). */
+/* The threads of a cpu backend made with NABLA_THREADS set to v (NULL:
+ * unset), mapped onto its options as the nabla command does. */
 static int default_with(const char *v)
 {
     if (v) setenv("NABLA_THREADS", v, 1);
     else unsetenv("NABLA_THREADS");
-    int n = nb_cpu_default_threads();
+    nb_backend *be = NULL;
+    assert_int_equal(nb_cli_backend_create("cpu", &be), NB_OK);
+    int n = nb_backend_threads(be);
+    nb_backend_free(be);
     unsetenv("NABLA_THREADS");
+    if (!v) assert_int_equal(n, nb_cpu_default_threads()); /* unset: the automatic count */
     return n;
 }
 

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/backend_opts.h"
 #include "backend.h"
 #include "nabla.h"
 
@@ -51,7 +52,7 @@ static char note[16384]; /* the last backend's nb_backend_note */
 static int open_cached(void)
 {
     nb_backend *be = NULL;
-    nb_status st = nb_backend_create("opencl", &be);
+    nb_status st = nb_cli_backend_create("opencl", &be);
     if (st == NB_ERR_UNSUPPORTED) {
         print_message("skipped: no OpenCL: %s\n", nb_last_error());
         skip();
@@ -324,7 +325,8 @@ static void test_foreign_owner_is_not_used(void **state)
     assert_int_equal(chown(dir, 65534, 65534), 0); /* mode 0700: only its owner may write */
     assert_int_equal(open_cached(), 0);
     snprintf(want, sizeof want, "kernel cache %s is owned by uid 65534, not by this user (uid 0): "
-                                "not used (set NABLA_CACHE_DIR to a directory of your own)", dir);
+                                "not used (use a cache directory of your own (the option "
+                                "cache_dir, NABLA_CACHE_DIR for the nabla command))", dir);
     expect_note(want);
     assert_int_equal(dir_files(), 1);
     assert_int_equal(chown(dir, 0, 0), 0);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/backend_opts.h"
 #include "check.h"
 #include "nabla.h"
 
@@ -27,7 +28,7 @@ static nb_backend *ocl;
 static int setup(void **state)
 {
     (void)state;
-    if (nb_backend_create("opencl", &ocl) != NB_OK) {
+    if (nb_cli_backend_create("opencl", &ocl) != NB_OK) {
         print_message("skipped: no OpenCL: %s\n", nb_last_error());
         ocl = NULL;
     }
@@ -135,7 +136,7 @@ static void test_cpu_counts_no_launches(void **state)
 {
     (void)state;
     nb_backend *cpu = NULL;
-    assert_int_equal(nb_backend_create("cpu", &cpu), NB_OK);
+    assert_int_equal(nb_cli_backend_create("cpu", &cpu), NB_OK);
     cost c = run(cpu, 4, 0, 2, 1);
     assert_int_equal(c.launches, -1);
     nb_backend_free(cpu);

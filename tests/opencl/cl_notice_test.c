@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/backend_opts.h"
 #include "nabla.h"
 
 static char dir[256];
@@ -53,7 +54,7 @@ static int teardown(void **state)
 static void open_and_free(void)
 {
     nb_backend *be = NULL;
-    nb_status st = nb_backend_create("opencl", &be);
+    nb_status st = nb_cli_backend_create("opencl", &be);
     if (st == NB_ERR_UNSUPPORTED) {
         print_message("skipped: no OpenCL: %s\n", nb_last_error());
         skip();

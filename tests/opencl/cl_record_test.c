@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cli/backend_opts.h"
 #include "nabla.h"
 #include "opencl/cl_internal.h"
 #include "tune.h"
@@ -39,7 +40,7 @@ static int setup(void **state)
     if (!mkdtemp(cache_dir)) return -1;
     setenv("NABLA_CACHE_DIR", cache_dir, 1);
     nb_backend *be = NULL;
-    nb_status st = nb_backend_create("opencl", &be);
+    nb_status st = nb_cli_backend_create("opencl", &be);
     have_device = st == NB_OK;
     if (!have_device) print_message("skipped: no OpenCL: %s\n", nb_last_error());
     nb_backend_free(be);
@@ -80,6 +81,9 @@ static void test_tuner_stays_within_small_limits(void **state)
     req.quick = true;
     req.store = true;
     nb_tune_report rep;
+    nb_backend_options o; /* the variables above, as `nabla tune` takes them */
+    assert_int_equal(nb_cli_backend_options(&o), NB_OK);
+    req.options = &o;
     assert_int_equal(nb_tune_run(&req, &rep), NB_OK);
     unsetenv("NABLA_CL_TUNE_CANDIDATES");
     print_message("winner %s (ladder %s): %d tried, %d over the limits, gemv %d, record %s\n",
@@ -98,7 +102,7 @@ static void test_tuner_stays_within_small_limits(void **state)
 
     /* The record comes back into a backend under the same limits... */
     nb_backend *be = NULL;
-    assert_int_equal(nb_backend_create("opencl", &be), NB_OK);
+    assert_int_equal(nb_cli_backend_create("opencl", &be), NB_OK);
     int tuned = 0;
     char want[256];
     snprintf(want, sizeof want, "gemm %s, gemv_wg %d,", rep.winner, rep.gemv_wg);
@@ -109,13 +113,13 @@ static void test_tuner_stays_within_small_limits(void **state)
     /* ...but not into one without them if it was made for them? It still
      * fits a bigger device, so it applies there too. */
     small_gpu(0);
-    assert_int_equal(nb_backend_create("opencl", &be), NB_OK);
+    assert_int_equal(nb_cli_backend_create("opencl", &be), NB_OK);
     nb_backend_tuning(be, &tuned);
     assert_int_equal(tuned, 1);
     nb_backend_free(be);
     /* Under even smaller limits it no longer fits: refused, with a note. */
     setenv("NABLA_CL_MAX_WG", "4", 1);
-    assert_int_equal(nb_backend_create("opencl", &be), NB_OK);
+    assert_int_equal(nb_cli_backend_create("opencl", &be), NB_OK);
     nb_backend_tuning(be, &tuned);
     assert_int_equal(tuned, 0);
     assert_non_null(strstr(nb_backend_note(be), "does not fit the device's limits"));
@@ -155,7 +159,10 @@ static void test_record_decides_the_configuration(void **state)
     assert_int_equal(nb_cl_load(), NB_OK);
     nb_cl_device dev;
     nb_cl_tunables t;
-    assert_int_equal(nb_cl_pick_device(NULL, &dev), NB_OK);
+    nb_be_config cfg; /* the test's cache directory, as its backends have it */
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.cache_dir, sizeof cfg.cache_dir, "%s", cache_dir);
+    assert_int_equal(nb_cl_pick_device(NULL, &cfg, &dev), NB_OK);
     assert_int_equal(nb_cl_tune_ladder(&dev, &t), NB_OK);
     t.gemm_tm = 32, t.gemm_tn = 64, t.gemm_tk = 1, t.gemm_wm = 4, t.gemm_wn = 8;
     t.gemm_vw = 1, t.gemm_pad = 0, t.gemm_db = 0, t.gemm_local = 0;
@@ -165,7 +172,7 @@ static void test_record_decides_the_configuration(void **state)
 
     nb_backend *be = NULL;
     int tuned = 0;
-    assert_int_equal(nb_backend_create("opencl", &be), NB_OK);
+    assert_int_equal(nb_cli_backend_create("opencl", &be), NB_OK);
     print_message("in use: %s\n", nb_backend_tuning(be, &tuned));
     assert_int_equal(tuned, 1);
     assert_non_null(strstr(nb_backend_tuning(be, NULL),
@@ -175,7 +182,7 @@ static void test_record_decides_the_configuration(void **state)
     assert_int_equal(train_says_tune(), 0);
 
     setenv("NABLA_CL_RECORD", "off", 1);
-    assert_int_equal(nb_backend_create("opencl", &be), NB_OK);
+    assert_int_equal(nb_cli_backend_create("opencl", &be), NB_OK);
     nb_backend_tuning(be, &tuned);
     assert_int_equal(tuned, 0);
     assert_null(strstr(nb_backend_tuning(be, NULL), "gemm 32,64,1,4,8,1,0,0,0"));
@@ -183,7 +190,7 @@ static void test_record_decides_the_configuration(void **state)
     unsetenv("NABLA_CL_RECORD");
 
     /* The cpu has no kernel configuration. */
-    assert_int_equal(nb_backend_create("cpu", &be), NB_OK);
+    assert_int_equal(nb_cli_backend_create("cpu", &be), NB_OK);
     assert_string_equal(nb_backend_tuning(be, &tuned), "");
     assert_int_equal(tuned, 0);
     nb_backend_free(be);

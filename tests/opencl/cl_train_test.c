@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/backend_opts.h"
 #include "check.h"
 #include "nabla.h"
 
@@ -26,8 +27,8 @@ static nb_dataset *train_set, *val_set;
 static int setup(void **state)
 {
     (void)state;
-    if (nb_backend_create("cpu", &cpu) != NB_OK) return -1;
-    if (nb_backend_create("opencl", &ocl) != NB_OK) {
+    if (nb_cli_backend_create("cpu", &cpu) != NB_OK) return -1;
+    if (nb_cli_backend_create("opencl", &ocl) != NB_OK) {
         print_message("skipped: no OpenCL: %s\n", nb_last_error());
         ocl = NULL;
     } else {
@@ -130,7 +131,7 @@ static void test_streamed_data_matches_resident(void **state)
     if (!ocl) skip();
     nb_backend *small = NULL;
     setenv("NABLA_DEVICE_DATA_LIMIT", "1", 1); /* read when a backend is created */
-    nb_status st = nb_backend_create("opencl", &small);
+    nb_status st = nb_cli_backend_create("opencl", &small);
     unsetenv("NABLA_DEVICE_DATA_LIMIT");
     assert_int_equal(st, NB_OK);
     double l_res, l_str, a_res, a_str;

@@ -28,10 +28,14 @@
 #include "opencl/cl_internal.h"
 
 /* A CPU device as PoCL describes one, with generous limits. */
+/* The options every device below is tuned under, as a backend's would be. */
+static nb_be_config cfg;
+
 static nb_cl_device cpu_device(void)
 {
     nb_cl_device d;
     memset(&d, 0, sizeof d);
+    d.cfg = &cfg;
     snprintf(d.info.type, sizeof d.info.type, "CPU");
     snprintf(d.info.platform_name, sizeof d.info.platform_name, "Described Platform");
     snprintf(d.info.name, sizeof d.info.name, "described device");
@@ -44,15 +48,15 @@ static nb_cl_device cpu_device(void)
     return d;
 }
 
-/* Tune under NABLA_CL_GEMM=value; returns the status, the message in msg. */
+/* Tune with the option cl_gemm = value; returns the status, the message in msg. */
 static nb_status tune_with(const char *value, nb_cl_tunables *t, char *msg, size_t n)
 {
     nb_cl_device d = cpu_device();
-    setenv("NABLA_CL_GEMM", value, 1);
+    snprintf(cfg.gemm, sizeof cfg.gemm, "%s", value);
     nb_status st = nb_cl_tune(&d, t);
-    unsetenv("NABLA_CL_GEMM");
+    cfg.gemm[0] = '\0';
     snprintf(msg, n, "%s", st == NB_OK ? "" : nb_last_error());
-    print_message("NABLA_CL_GEMM=%s: %s\n", value, st == NB_OK ? "ok" : msg);
+    print_message("cl_gemm=%s: %s\n", value, st == NB_OK ? "ok" : msg);
     return st;
 }
 
@@ -63,7 +67,7 @@ static void test_huge_tiles_are_refused_cleanly(void **state)
     nb_cl_tunables t;
     char msg[1024];
     assert_int_equal(tune_with("65536,65536,65536,1,1,1", &t, msg, sizeof msg), NB_ERR_ARG);
-    assert_non_null(strstr(msg, "NABLA_CL_GEMM='65536,65536,65536,1,1,1'"));
+    assert_non_null(strstr(msg, "cl_gemm='65536,65536,65536,1,1,1'"));
     assert_non_null(strstr(msg, "4294967296 work-items"));
     assert_non_null(strstr(msg, "the device allows 4096"));
     /* A K-slice that alone needs more local memory than the device has. */
@@ -87,7 +91,7 @@ static void test_bad_values_are_refused(void **state)
     char msg[1024];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(tune_with(bad[i], &t, msg, sizeof msg), NB_ERR_ARG);
-        assert_non_null(strstr(msg, "NABLA_CL_GEMM='"));
+        assert_non_null(strstr(msg, "cl_gemm='"));
     }
 }
 
@@ -117,10 +121,8 @@ static int fresh_cache(void **state)
     (void)state;
     snprintf(cache_dir, sizeof cache_dir, "/tmp/nabla-tune-test-XXXXXX");
     if (!mkdtemp(cache_dir)) return -1;
-    setenv("NABLA_CACHE_DIR", cache_dir, 1);
-    unsetenv("NABLA_CL_MAX_WG");
-    unsetenv("NABLA_CL_MAX_LOCAL_MEM");
-    unsetenv("NABLA_CL_RECORD");
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.cache_dir, sizeof cfg.cache_dir, "%s", cache_dir);
     return 0;
 }
 
@@ -129,9 +131,7 @@ static int drop_cache(void **state)
     (void)state;
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_dir);
-    unsetenv("NABLA_CACHE_DIR");
-    unsetenv("NABLA_CL_MAX_WG");
-    unsetenv("NABLA_CL_MAX_LOCAL_MEM");
+    memset(&cfg, 0, sizeof cfg);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -184,10 +184,10 @@ static void test_record_round_trips(void **state)
     assert_int_equal(got.gemv_wg, 32);
     assert_int_equal(got.wg, 128);
     assert_true(got.gemm_small == 1000.0);
-    /* NABLA_CL_RECORD=off: the ladder's choice. */
-    setenv("NABLA_CL_RECORD", "off", 1);
+    /* cl_use_record = 0: the ladder's choice. */
+    cfg.no_record = true;
     assert_int_equal(nb_cl_tune(&d, &got), NB_OK);
-    unsetenv("NABLA_CL_RECORD");
+    cfg.no_record = false;
     assert_int_equal(got.from_record, 0);
     assert_int_equal(got.gemm_local, 1);
 }
@@ -201,7 +201,7 @@ static void test_record_must_fit_the_limits(void **state)
     nb_cl_tunables want = tuned_config(&d), got;
     char path[4200];
     assert_int_equal(nb_cl_record_store(&d, &want, path, sizeof path), NB_OK);
-    setenv("NABLA_CL_MAX_WG", "16", 1); /* the record needs 8 x 8 = 64 work-items */
+    cfg.max_wg = 16; /* the record needs 8 x 8 = 64 work-items */
     assert_int_equal(nb_cl_tune(&d, &got), NB_OK);
     assert_int_equal(got.from_record, 0);
     assert_non_null(strstr(got.record_note, "does not fit the device's limits"));
@@ -305,9 +305,9 @@ static void test_candidates_are_covered_by_oclgrind(void **state)
                                      {1, 0, 1, 4}, {1, 1, 1, 4}, {1, 1, 0, 4}, {1, 0, 0, 4},
                                      {1, 0, 1, 2}, {0, 0, 0, 1}};
     nb_cl_tunables c[64];
-    unsetenv("NABLA_CL_TUNE_CANDIDATES");
+    cfg.tune_candidates[0] = '\0';
     for (int kind = 0; kind < 2; kind++) {
-        int n = nb_cl_tune_candidates(kind == 1, false, c, 64);
+        int n = nb_cl_tune_candidates(&cfg, kind == 1, false, c, 64);
         assert_true(n > 4);
         for (int i = 0; i < n; i++) {
             assert_null(nb_cl_gemm_invalid(&c[i]));
