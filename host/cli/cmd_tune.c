@@ -129,6 +129,8 @@ int nb_cmd_tune(int argc, char **argv)
                rep.winner_ms[w], rep.ladder_ms[w], rep.ladder_ms[w] / rep.winner_ms[w]);
     }
     printf("GEMV      work-group %d\n", rep.gemv_wg);
+    printf("reduce    work-group %d (reduction and element-wise kernels%s)\n", rep.wg,
+           req.quick ? ", built in: --quick does not time it" : "");
     printf("small     GEMMs up to %.0f multiply-adds run one work-item per output\n", rep.gemm_small);
     if (rep.record[0]) printf("record    %s\n", rep.record);
     else printf("record    not stored (--dry-run)\n");

@@ -127,6 +127,54 @@ static void test_tuner_stays_within_small_limits(void **state)
     small_gpu(0);
 }
 
+/* Progress lines of the work-group tuning: the time of each WG_SIZE. */
+typedef struct wg_seen {
+    int n;
+    int wg[8];
+    double ms[8];
+} wg_seen;
+
+static void wg_progress(void *user, const char *line)
+{
+    wg_seen *w = user;
+    int wg;
+    double ms;
+    if (w->n < 8 && sscanf(line, "  WG_SIZE %d %lf ms", &wg, &ms) == 2)
+        w->wg[w->n] = wg, w->ms[w->n] = ms, w->n++;
+}
+
+/* The reduction and element-wise work-group size is tuned in a full run:
+ * every size within the limit is checked and timed through a whole
+ * backend, and the built-in one (the limit, 64 here) stays unless another
+ * was faster. */
+static void test_tuner_times_the_work_group_size(void **state)
+{
+    (void)state;
+    if (!have_device) return;
+    setenv("NABLA_CL_MAX_WG", "64", 1);
+    setenv("NABLA_CL_TUNE_CANDIDATES", "16,16,8,4,4,4,1,0,1", 1);
+    nb_tune_request req;
+    memset(&req, 0, sizeof req);
+    req.nets[0] = (nb_tune_net){"net", {8, 40, 4}, 3, 32};
+    req.n_nets = 1;
+    req.store = false;
+    wg_seen seen = {0};
+    req.progress = wg_progress;
+    req.user = &seen;
+    nb_backend_options o;
+    assert_int_equal(nb_cli_backend_options(&o), NB_OK);
+    req.options = &o;
+    nb_tune_report rep;
+    assert_int_equal(nb_tune_run(&req, &rep), NB_OK);
+    unsetenv("NABLA_CL_TUNE_CANDIDATES");
+    unsetenv("NABLA_CL_MAX_WG");
+    print_message("WG_SIZE %d chosen from %d timed sizes\n", rep.wg, seen.n);
+    assert_int_equal(seen.n, 2); /* 32 and 64: the sizes within the limit */
+    assert_int_equal(seen.wg[0], 32);
+    assert_int_equal(seen.wg[1], 64);
+    assert_int_equal(rep.wg, seen.ms[0] < seen.ms[1] ? 32 : 64);
+}
+
 /* Run `nabla train` on the device; 1 if its stderr mentions the tuner. */
 static int train_says_tune(void)
 {
@@ -264,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_tuner_stays_within_small_limits),
         cmocka_unit_test(test_record_decides_the_configuration),
         cmocka_unit_test(test_tune_command),
+        cmocka_unit_test(test_tuner_times_the_work_group_size),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
