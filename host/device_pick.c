@@ -92,7 +92,7 @@ int nb_device_choose(const nb_device_info *devs, int n, bool cpu_as_gpu, char *w
     int pick = first[r];
     const char *kind = r == RANK_GPU ? "GPU" : "accelerator";
     if (cpu_as_gpu && strcmp(devs[first[r]].type, "CPU") == 0)
-        add(why, why_size, "NABLA_CL_AUTO_ANY=1: CPU devices count as GPUs; ");
+        add(why, why_size, "auto_any_device (NABLA_CL_AUTO_ANY=1): CPU devices count as GPUs; ");
     if (r == RANK_ACCEL) add(why, why_size, "no GPU; ");
     if (count[r] == 1) {
         add(why, why_size, "the only %s", kind);

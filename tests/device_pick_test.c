@@ -141,7 +141,7 @@ static void test_auto_any_hook(void **state)
     (void)state;
     char why[256];
     static const char *const cpu[] = {"0.0 CPU", NULL};
-    static const char *const said[] = {"NABLA_CL_AUTO_ANY=1: CPU devices count as GPUs; "
+    static const char *const said[] = {"auto_any_device (NABLA_CL_AUTO_ANY=1): CPU devices count as GPUs; "
                                        "the only GPU", NULL};
     assert_int_equal(choose(cpu, true, why, sizeof why, said), 0);
     /* The hook leaves a list with a real GPU first alone, and says nothing

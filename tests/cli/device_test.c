@@ -326,7 +326,7 @@ static void test_auto_choice_and_reason(void **state)
     auto_line(line, sizeof line);
     assert_int_equal(strncmp(line, "opencl:", 7), 0);
     assert_non_null(strstr(out_text, "   <- auto\n"));
-    if (cpu_dev && !gpu) assert_non_null(strstr(line, "NABLA_CL_AUTO_ANY=1: CPU devices count"));
+    if (cpu_dev && !gpu) assert_non_null(strstr(line, "auto_any_device (NABLA_CL_AUTO_ANY=1): CPU devices count"));
     assert_int_equal(run_env(any, "train", "--epochs", "1", NULL), 0);
     assert_non_null(strstr(out_text, "device opencl:"));
     assert_null(strstr(err_text, "using cpu"));
