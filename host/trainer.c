@@ -436,6 +436,9 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
 {
     nb_result local;
     if (!res) res = &local;
+    /* Every field is defined whatever happens: a failure before descent
+     * starts (the data's upload, say) leaves no fallback and no counts. */
+    memset(res, 0, sizeof *res);
     NB_TRY(check_args(m, train, val, o));
     bool full = o->batch == 0 || o->batch >= train->rows;
     size_t max_rows = nb_pass_max_rows(m);
