@@ -19,6 +19,7 @@
 #include "act.h"
 #include "ckpt/safetensors.h"
 #include "ckpt/st_internal.h" /* nb_st_shown: names from the file, quoted safely */
+#include "model.h"          /* nb_standardization_fault */
 #include "status.h"
 
 enum { MAX_LAYERS = 64, MAX_WIDTH = 1 << 24 };
@@ -142,10 +143,19 @@ static nb_status check_standardization(const weights *ws, const char *path, int 
             return BAD("nb_model_import: %s: tensor %s has shape %s; the model takes %d inputs, so "
                        "it must be (%d)", path, pair[k]->name, shape_str(pair[k], sh, sizeof sh),
                        inputs, inputs);
-    for (int j = 0; ws->std && j < inputs; j++)
-        if (!(ws->std->data[j] > 0.0f))
-            return BAD("nb_model_import: %s: tensor input.std element %d is %g; a standard "
-                       "deviation must be > 0", path, j, (double)ws->std->data[j]);
+    /* The model's own rule (nb_standardization_fault), so that a value the
+     * model would refuse is a data error here: a subnormal std passes "> 0"
+     * but makes ordinary inputs Inf. */
+    size_t j = 0;
+    int bad = ws->mean ? nb_standardization_fault(ws->mean->data, ws->std->data,
+                                                  (size_t)inputs, &j) : 0;
+    if (bad == 1)
+        return BAD("nb_model_import: %s: tensor input.mean element %zu is %g; it must be finite",
+                   path, j, (double)ws->mean->data[j]);
+    if (bad)
+        return BAD("nb_model_import: %s: tensor input.std element %zu is %g; a standard "
+                   "deviation must be a normal positive float (1/std finite)", path, j,
+                   (double)ws->std->data[j]);
     return NB_OK;
 }
 

@@ -397,6 +397,11 @@ static void test_values_and_dtypes_refused(void **state)
     s = good_set(1);
     find_t(&s, "input.std")->values = std0;
     REFUSED(s, "tensor input.std element 1 is 0");
+    /* Subnormal: > 0, yet 1/std is Inf; the model's rule refuses it as data. */
+    static float std_sub[IN] = {1.0f, 1.0f, 5.5e-39f};
+    s = good_set(1);
+    find_t(&s, "input.std")->values = std_sub;
+    REFUSED(s, "tensor input.std element 2 is 5.5", "normal positive float");
 }
 
 static void test_bounds_refused(void **state)
