@@ -1,7 +1,7 @@
 # install.cmake — what `cmake --install` puts under the prefix, and the
 # package files that find nabla from there or from this build tree:
 #   lib/            libnabla.a, libnabla.so.MAJOR (and its links)
-#   include/        nabla.h, nabla_version.h
+#   include/        nabla.h, nabla_dist.h, nabla_version.h
 #   bin/            nabla
 #   share/man/man1  nabla.1
 #   share/doc/nabla README.md, LICENSE, CHANGELOG.md
@@ -16,7 +16,7 @@ install(TARGETS nabla_lib nabla_shared nabla_default EXPORT nablaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/include/nabla.h ${PROJECT_BINARY_DIR}/include/nabla_version.h
+install(FILES ${PROJECT_SOURCE_DIR}/include/nabla.h ${PROJECT_SOURCE_DIR}/include/nabla_dist.h ${PROJECT_BINARY_DIR}/include/nabla_version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nabla RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/docs/nabla.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
