@@ -179,10 +179,18 @@ static int check_settings(train_args *a)
     return 1;
 }
 
-int nb_cmd_train(int argc, char **argv)
+int nb_cmd_train(int argc, char **argv) { return nb_cmd_train_dist(argc, argv, NULL); }
+
+int nb_cmd_train_dist(int argc, char **argv, train_dist *dist)
 {
+    int ranks = nb_tdist_ranks(dist);
+    if (ranks > 1) nb_tdist_quiet(dist);
     train_args *a = calloc(1, sizeof *a);
-    if (!a) return nb_cli_usage_error("train", "out of memory");
+    if (!a) {
+        int code = nb_cli_usage_error("train", "out of memory");
+        return ranks > 1 ? nb_tdist_agree(dist, code) : code;
+    }
+    a->dist = ranks > 1 ? dist : NULL;
     nb_data_args_init(&a->data);
     nb_train_options_default(&a->opt);
     a->val = 0.2;
@@ -223,9 +231,13 @@ int nb_cmd_train(int argc, char **argv)
         a->opt.schedule.max_epochs = 0;
     if (a->opt.resume && (code = nb_train_resume_settings(a)) != 0) goto done;
     code = NB_EXIT_USAGE;
+    if (ranks > 1 && nb_tdist_rank(dist) > 0) a->log = a->plot = NULL; /* rank 0 writes them */
     if (!check_settings(a) || nb_train_make_record(a) != 0) goto done;
     code = nb_train_run(a);
 done:
+    /* A rank that stopped before training (an error, --help) still meets
+     * the others, who may be waiting for it. */
+    if (ranks > 1 && !dist->agreed) code = nb_tdist_agree(dist, code);
     nb_data_args_free(&a->data);
     free(a);
     return code;
