@@ -194,6 +194,7 @@ void mh_same_result(const char *what, nb_status st, const nb_result *r, const nb
     mh_same_i64(label, r->epochs);
     snprintf(label, sizeof label, "%s: why", what);
     mh_same_str(label, r->why);
+    if (!m) return;
     size_t n = 0;
     float *theta = mh_params(m, &n);
     snprintf(label, sizeof label, "%s: parameters", what);

@@ -72,7 +72,7 @@ int mh_close(const char *what, const float *got, const float *want, size_t n, do
              double rtol);
 
 /* The same run's results on every rank: status, halt, iters, epochs and
- * why; and the parameters' bits. Collective. */
+ * why; and the parameters' bits (m NULL: not those). Collective. */
 void mh_same_result(const char *what, nb_status st, const nb_result *r, const nb_model *m);
 
 /* A deterministic regression set: rows × inputs in [-1, 1] and outputs
