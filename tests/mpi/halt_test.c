@@ -30,6 +30,8 @@ static void compare(const char *name, const nb_dataset *tr, const nb_dataset *va
 {
     nb_model *ref = mh_model(2, widths, acts, NB_LOSS_MSE, 4);
     nb_model *dist = mh_model(2, widths, acts, NB_LOSS_MSE, 4);
+    size_t n = 0;
+    float *initial = mh_params(ref, &n);
     nb_result rr, rd;
     nb_status sr = mh_train(0, ref, tr, va, o, &rr, want_st);
     mh_train(1, dist, tr, va, o, &rd, want_st);
@@ -44,12 +46,19 @@ static void compare(const char *name, const nb_dataset *tr, const nb_dataset *va
                 "process with halt %d after %ld, %ld (\"%s\")",
                 name, H.ranks, (int)rd.halt, rd.iters, rd.epochs, rd.why, (int)rr.halt,
                 rr.iters, rr.epochs, rr.why);
-    size_t n = 0;
     float *want = mh_params(ref, &n), *got = mh_params(dist, &n);
+    /* Stopped before the first update: the last good parameters are the
+     * ones the run started from, exactly. */
+    if (rr.iters == 0 && memcmp(want, initial, n * sizeof *want) != 0)
+        mh_fail("%s: one process stopped before any update but left other parameters than "
+                "it started from", name);
+    if (rd.iters == 0 && memcmp(got, initial, n * sizeof *got) != 0)
+        mh_fail("%s: %d ranks stopped before any update but left other parameters than they "
+                "started from", name, H.ranks);
     char what[160];
     snprintf(what, sizeof what, "%s: parameters, %d ranks against one process", name, H.ranks);
     mh_close(what, got, want, n, ATOL, RTOL);
-    free(want), free(got);
+    free(want), free(got), free(initial);
     nb_model_free(ref), nb_model_free(dist);
 }
 
