@@ -17,10 +17,10 @@
 #include "mpi_harness.h"
 
 /* Tolerance against the uninterrupted run: part of each resumed run's
- * epochs ran on K ranks, so its sums were reassociated (fullbatch_test.c
+ * epochs ran on K ranks, so its sums were reassociated (mpi_harness.h
  * sizes that); the checkpoint itself carries every value exactly. */
-#define ATOL 1e-5
-#define RTOL 1e-4
+#define ATOL MH_ATOL
+#define RTOL MH_RTOL
 
 #define EPOCHS 6
 #define HALF 3

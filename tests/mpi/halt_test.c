@@ -14,10 +14,10 @@
 
 #include "mpi_harness.h"
 
-/* Parameter tolerance against one process: fullbatch_test.c explains the
- * size (float reassociation of the K partial sums, a few ulps per step). */
-#define ATOL 1e-5
-#define RTOL 1e-4
+/* Parameter tolerance against one process: mpi_harness.h says how it was
+ * sized (float reassociation of the K partial sums, a few ulps per step). */
+#define ATOL MH_ATOL
+#define RTOL MH_RTOL
 
 static const int widths[3] = {5, 10, 2};
 

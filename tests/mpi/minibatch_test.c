@@ -15,18 +15,16 @@
 #include "mpi_harness.h"
 
 /*
- * Tolerance: as in fullbatch_test.c, each step's gradient is a mean whose
- * float32 terms K ranks add in a different order (each rank its rows of
- * the batch, then the K partial sums), a few ulps per component per step.
- * Here there are 6 to 14 steps of batches of 15 to 25 rows, so fewer
- * roundings per sum and fewer steps than the 50 full-batch updates: the
- * same bound, atol 1e-5 + rtol 1e-4, holds with more room. Measured:
- * max |diff| ≤ 6e-8 at 2 and 3 ranks. A batch split wrongly (a row
- * missing, counted twice, or taken from another batch) moves the
+ * Tolerance: MH_ATOL, MH_RTOL (mpi_harness.h: float reassociation of the
+ * K partial sums, a few ulps per component per step). Here there are 6
+ * to 14 steps of batches of 15 to 25 rows, fewer roundings per sum and
+ * fewer steps than the 50 full-batch updates the bound is sized for.
+ * Measured: max |diff| ≤ 3.0e-7 at 2 and 3 ranks. A batch split wrongly
+ * (a row missing, counted twice, or taken from another batch) moves the
  * parameters by ≥ 1e-3 after one epoch and fails.
  */
-#define ATOL 1e-5
-#define RTOL 1e-4
+#define ATOL MH_ATOL
+#define RTOL MH_RTOL
 
 typedef struct cfg {
     const char *name;
@@ -78,9 +76,12 @@ static void run_case(const cfg *c)
     snprintf(what, sizeof what, "%s: parameters, %d ranks against one process", c->name,
              H.ranks);
     mh_close(what, got, want, n, ATOL, RTOL);
-    /* The epoch's loss is the mean of its batch losses, each a global sum
-     * over the batch: the same reassociation, relative. */
-    if (!(fabs(rd.loss - rr.loss) <= 1e-5 * fabs(rr.loss) + 1e-7))
+    /* The epoch's loss is the mean of its batch losses, each a float32
+     * sum over the batch reassociated the same way. Measured: ≤ 6e-8
+     * relative (one ulp) at 2 and 3 ranks; 1e-6 allows 16 ulps. */
+    mh_note("%s: loss %.9g on %d ranks, %.9g in one process (relative diff %.2g)", c->name,
+            rd.loss, H.ranks, rr.loss, fabs(rd.loss - rr.loss) / fabs(rr.loss));
+    if (!(fabs(rd.loss - rr.loss) <= 1e-6 * fabs(rr.loss)))
         mh_fail("%s: epoch loss %.9g on %d ranks, %.9g in one process", c->name, rd.loss,
                 H.ranks, rr.loss);
 

@@ -18,6 +18,9 @@ static const char *const names[] = {"nothing differs", "the model's seed",
                                     "the shuffle seed", "the row count",
                                     "one input value", "the step size",
                                     "the validation rows"};
+/* A word the message must hold: it names what differs. */
+static const char *const keys[] = {"", "parameters", "seed", "rows", "data", "schedule",
+                                   "validation"};
 
 /* The rank that differs: the last, so that rank 0 (often the reference in
  * a reduction) is not the odd one out. */
@@ -66,6 +69,9 @@ static void run_case(enum what w)
         snprintf(label, sizeof label, "%s: nb_dist_check's message", name);
         mh_same_str(label, check_msg);
         mh_note("%s: %s", name, check_msg);
+        if (!strstr(check_msg, keys[w]))
+            mh_fail("%s: the message does not name it (no \"%s\"): %s", name, keys[w],
+                    check_msg);
     }
 
     if (want == NB_ERR_ARG) {

@@ -64,6 +64,29 @@ int mh_same_bits(const char *what, const float *v, size_t n);
 /* Collective: is the string the same on every rank (first cap bytes)? */
 int mh_same_str(const char *what, const char *s);
 
+/*
+ * The tolerance of every comparison of K ranks with one process, for
+ * parameters after up to 50 updates of nets of about 100 parameters on
+ * about 100 rows (and for a checkpointed run, part of whose updates ran on
+ * K ranks). Why they differ at all: each gradient component is a mean of
+ * float32 terms over the rows; one process adds them in one order, K
+ * ranks add each shard's (or batch slice's) terms and then the K partial
+ * sums, so the two sums round differently, by a few ulps of the largest
+ * partial sum: |Δg| ≈ 3 u |g| with u = 6e-8. Each update moves θ by
+ * lr·Δg ≈ 0.2 × 2e-7 = 4e-8 for O(1) gradients, and later updates carry
+ * earlier differences forward (a stable step does not amplify them), so
+ * after 50 updates they add up to at most 50 × 4e-8 = 2e-6 if every
+ * rounding went the same way, and about √50 × 4e-8 = 3e-7 if they are
+ * independent. Measured (fullbatch, minibatch, halt and ckpt tests, 2
+ * and 3 ranks): max |diff| 3.0e-7, and 1.2e-6 on parameters of size 1 in
+ * the divergence case (two updates of lr 5). atol 2e-6 is the worst case
+ * above, 7× the typical measurement; rtol 2e-5 covers the larger
+ * parameters. Rows lost, doubled or taken from the wrong batch change
+ * parameters by ≥ 1e-3 and fail by far.
+ */
+#define MH_ATOL 2e-6
+#define MH_RTOL 2e-5
+
 /* |got − want| ≤ atol + rtol·|want| for each of n values; on failure names
  * the worst. Prints the largest difference and the largest ratio of
  * difference to bound on rank 0 either way, the figures the tolerances are
