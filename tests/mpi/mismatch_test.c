@@ -83,7 +83,10 @@ static void run_case(enum what w)
         const char *msg = nb_last_error();
         snprintf(label, sizeof label, "%s: nb_train_dist's message", name);
         mh_same_str(label, msg);
-        if (strcmp(msg, check_msg) != 0)
+        /* The same finding; each message names the call that was made. */
+        const char *a = strchr(msg, ':'), *b = strchr(check_msg, ':');
+        if (strncmp(msg, "nb_train_dist:", 14) != 0 || strncmp(check_msg, "nb_dist_check:", 14) != 0 ||
+            !a || !b || strcmp(a, b) != 0)
             mh_fail("%s: nb_train_dist said \"%s\", nb_dist_check \"%s\"", name, msg, check_msg);
         float *after = mh_params(m, &n);
         if (memcmp(before, after, n * sizeof *after) != 0)
