@@ -29,11 +29,16 @@ void mh_init(int *argc, char ***argv, const char *name)
     nb_backend_options bo;
     nb_backend_options_default(&bo);
     bo.threads = 1;
-    if (nb_backend_create_with("cpu", &bo, &H.be) != NB_OK) {
-        fprintf(stderr, "rank %d: %s: cpu backend: %s\n", H.rank, name, nb_last_error());
+    /* NABLA_MPI_TEST_DEVICE=opencl: the same tests on an OpenCL device,
+     * whose gradient goes through host memory on its way to the sum. */
+    const char *dev = getenv("NABLA_MPI_TEST_DEVICE");
+    if (!dev || !*dev) dev = "cpu";
+    if (nb_backend_create_with(dev, &bo, &H.be) != NB_OK) {
+        fprintf(stderr, "rank %d: %s: %s backend: %s\n", H.rank, name, dev, nb_last_error());
         nb_mpi_abort(H.mp, 2);
     }
-    if (H.rank == 0) printf("%s: %d rank%s\n", name, H.ranks, H.ranks == 1 ? "" : "s");
+    if (H.rank == 0)
+        printf("%s: %d rank%s, %s backend\n", name, H.ranks, H.ranks == 1 ? "" : "s", dev);
 }
 
 int mh_finish(void)
