@@ -156,9 +156,7 @@ static void cpu_share(const train_dist *d, char *line, size_t n)
                           "CPU%s)", threads, threads == 1 ? "" : "s", L, L == 1 ? "" : "s", cpus,
                  cpus == 1 ? "" : "s");
     }
-    char v[16];
-    snprintf(v, sizeof v, "%d", threads);
-    setenv("NABLA_THREADS", v, 1);
+    nb_cli_choose_threads(threads);
 }
 
 enum { MAX_DEVS = 64 };
