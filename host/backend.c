@@ -338,6 +338,13 @@ nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, s
     DISPATCH(be, NB_OP_READ, 0, 4.0 * n, be->ops->buf_read(be->ctx, src, off, dst, n));
 }
 
+float *nb_be_host_f32(nb_backend *be, nb_buf *b)
+{
+    if (!be || !b || !b->handle || b->borrowed || b->dtype != NB_F32 || !be->ops->buf_host)
+        return NULL;
+    return be->ops->buf_host(be->ctx, b);
+}
+
 nb_status nb_be_copy(nb_backend *be, size_t n, nb_view src, nb_view dst)
 {
     if (n == 0) return NB_OK;

@@ -109,6 +109,10 @@ typedef struct nb_backend_ops {
     nb_status (*fill)(void *ctx, size_t n, float value, nb_view x);
     /* Wait for queued work (optional: NULL for synchronous backends). */
     nb_status (*sync)(void *ctx);
+    /* b's elements as host memory the caller may read and write in place
+     * between ops. Optional, and only for synchronous backends whose
+     * buffers are host memory (the cpu); NULL: copy with read and write. */
+    void *(*buf_host)(void *ctx, nb_buf *b);
 
     /* C (M, N) = alpha · op(A) · op(B) + beta · C, row-major; op(A) is
      * (M, K), so A is stored (M, K) or, transposed, (K, M); likewise B.
@@ -221,6 +225,10 @@ void nb_be_free(nb_backend *be, nb_buf *b); /* tolerates a never-allocated b */
 nb_status nb_be_borrow(nb_backend *be, nb_buf *b, size_t n, nb_dtype dtype, const void *host);
 nb_status nb_be_write(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n);
 nb_status nb_be_read(nb_backend *be, const nb_buf *src, size_t off, void *dst, size_t n);
+/* A float buffer's elements in host memory, to work on in place (an
+ * all-reduce across processes), when the backend keeps them there; NULL
+ * otherwise (then nb_be_read and nb_be_write). Borrowed buffers: NULL. */
+float *nb_be_host_f32(nb_backend *be, nb_buf *b);
 /* An upload that may still be running when it returns: *ticket (NULL
  * before) must go to nb_be_write_wait before src is changed or freed. */
 nb_status nb_be_write_async(nb_backend *be, nb_buf *dst, size_t off, const void *src, size_t n,

@@ -74,6 +74,8 @@ static nb_status conclude(run *r, nb_progress *p, bool due, nb_halt *halt)
     if (o->validate && o->has_val && (due || r->s->early_stop > 0))
         NB_TRY(o->validate(o->ctx, &p->val_loss, &val_acc));
     p->seconds = nb_now() - r->t0;
+    if (o->agree && r->s->time_limit > 0) /* the time limit on the slowest clock */
+        NB_TRY(o->agree(o->ctx, &p->seconds, 1));
     if (*halt == NB_HALT_NONE) *halt = nb_schedule_halt(r->s, &r->h, p, r->res->why, sizeof r->res->why);
     if (r->h.val_improved) NB_TRY(o->snapshot(o->ctx, NB_SNAP_BEST));
     record(r, p);
@@ -83,6 +85,11 @@ static nb_status conclude(run *r, nb_progress *p, bool due, nb_halt *halt)
                              r->lr, r->trials, p->seconds};
         int stop = 0;
         NB_TRY(o->report(o->ctx, &st, &stop));
+        if (o->agree) {
+            double any = stop != 0;
+            NB_TRY(o->agree(o->ctx, &any, 1));
+            stop = any != 0.0;
+        }
         if (!isnan(st.val_loss)) r->res->val_loss = st.val_loss, r->res->val_acc = st.val_acc;
         if (stop && *halt == NB_HALT_NONE) {
             *halt = NB_HALT_CALLBACK;
@@ -106,13 +113,31 @@ static nb_status epoch_end(run *r, const nb_progress *p, nb_halt halt, long done
     return r->o->epoch_end(r->o->ctx, &st, halt != NB_HALT_NONE);
 }
 
-static bool interrupted(const run *r) { return r->o->interrupt && *r->o->interrupt != 0; }
+/*
+ * Has the run been interrupted, and (late, when not NULL) is its time up?
+ * Agreed over the processes of a spread objective, so all of them stop at
+ * the same update; asked only when an interrupt or a time limit can fire.
+ */
+static nb_status interrupted(const run *r, bool *intr, bool *late)
+{
+    const nb_objective *o = r->o;
+    bool timed = late && r->s->time_limit > 0;
+    double v[2] = {o->interrupt && *o->interrupt != 0,
+                   timed && nb_now() - r->t0 >= r->s->time_limit};
+    if (o->agree && (o->interrupt || timed)) NB_TRY(o->agree(o->ctx, v, timed ? 2 : 1));
+    *intr = v[0] != 0.0;
+    if (late) *late = v[1] != 0.0;
+    return NB_OK;
+}
 
 /* After a measured point's rules: an interrupt that came meanwhile ends
  * the run here, at a point that is complete (measured and guarded). */
-static void check_interrupt(run *r, const nb_progress *p, nb_halt *halt)
+static nb_status check_interrupt(run *r, const nb_progress *p, nb_halt *halt)
 {
-    if (*halt != NB_HALT_NONE || !interrupted(r)) return;
+    bool intr;
+    if (*halt != NB_HALT_NONE) return NB_OK;
+    NB_TRY(interrupted(r, &intr, NULL));
+    if (!intr) return NB_OK;
     *halt = NB_HALT_INTERRUPTED;
     char when[80];
     if (p->full_batch)
@@ -121,6 +146,7 @@ static void check_interrupt(run *r, const nb_progress *p, nb_halt *halt)
         snprintf(when, sizeof when, "%ld epoch%s (%ld iterations)", p->epochs,
                  p->epochs == 1 ? "" : "s", p->iters);
     snprintf(r->res->why, sizeof r->res->why, "interrupted after %s", when);
+    return NB_OK;
 }
 
 /*
@@ -169,7 +195,7 @@ static nb_status run_full(run *r, long iters)
         p.smooth = p.loss; /* exact: nothing to smooth */
         NB_TRY(guard(r, &p));
         NB_TRY(conclude(r, &p, p.iters % r->every == 0, &halt));
-        check_interrupt(r, &p, &halt);
+        NB_TRY(check_interrupt(r, &p, &halt));
         NB_TRY(epoch_end(r, &p, halt, 0));
         if (halt != NB_HALT_NONE) break;
         if (s->line_search) {
@@ -233,8 +259,9 @@ static nb_status epoch_of_steps(run *r, nb_progress *p, long first, long *cut)
             NB_TRY(running_loss(r, p, false));
             NB_TRY(guard(r, p));
         }
-        if (interrupted(r) && b + 1 < o->batches) return *cut = b + 1, NB_OK;
-        bool out_of_time = s->time_limit > 0 && nb_now() - r->t0 >= s->time_limit;
+        bool intr, out_of_time;
+        NB_TRY(interrupted(r, &intr, &out_of_time));
+        if (intr && b + 1 < o->batches) return *cut = b + 1, NB_OK;
         if ((s->max_iters > 0 && p->iters >= s->max_iters) || out_of_time) break;
     }
     return NB_OK;
@@ -292,7 +319,7 @@ static nb_status run_batches(run *r, bool measure_grad, long iters, long epochs,
         /* A budget that ran out mid-epoch fires here: p.iters and the
          * clock are already past it. */
         NB_TRY(conclude(r, &p, due, &halt));
-        check_interrupt(r, &p, &halt);
+        NB_TRY(check_interrupt(r, &p, &halt));
         NB_TRY(epoch_end(r, &p, halt, 0));
     }
     r->res->halt = halt;

@@ -71,6 +71,11 @@ typedef struct nb_objective {
     nb_status (*validate)(void *ctx, double *loss, double *acc);
     /* Optional: the epoch's statistics; set *stop to ask the loop to stop. */
     nb_status (*report)(void *ctx, nb_epoch_stats *s, int *stop);
+    /* Optional, for an objective spread over processes: v[0..n) becomes
+     * its maximum over them, so that what the loop decides on local facts
+     * (an interrupt, the clock, a callback's stop) is decided alike on
+     * every process. */
+    nb_status (*agree)(void *ctx, double *v, int n);
     /* Optional: called after every epoch's rules (the last one included)
      * with the state a checkpoint needs; halted says the run ends here. */
     nb_status (*epoch_end)(void *ctx, const nb_descent_state *st, bool halted);

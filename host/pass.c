@@ -156,22 +156,30 @@ nb_status nb_pass_loss_grad(nb_model *m, nb_pass *p, size_t rows, nb_view x, nb_
     return NB_OK;
 }
 
-/* Φ's sum over all rows of dd into the PASS_LOSS slot; nothing read. */
-static nb_status full_pass(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad)
+nb_status nb_pass_range(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size_t r1,
+                        float scale, bool want_grad)
 {
     nb_backend *be = m->be;
-    nb_view acc = nb_view_at(&p->scal, NB_SCAL_PASS_LOSS);
-    const float scale = (float)(1.0 / (double)dd->rows);
-    NB_TRY(nb_be_fill(be, 1, 0.0f, acc));
+    NB_TRY(nb_be_fill(be, 1, 0.0f, nb_view_at(&p->scal, NB_SCAL_PASS_LOSS)));
+    /* No rows (a process whose share is empty): a zero gradient, so that
+     * a sum over processes counts nothing from it. */
+    if (r1 <= r0)
+        return want_grad ? nb_be_fill(be, m->n_params, 0.0f, nb_view_at(&m->grad, 0)) : NB_OK;
     /* Chunks of cap rows; gradients of later chunks add to the first's. */
-    for (size_t r = 0; r < dd->rows; r += p->cap) {
-        size_t rows = dd->rows - r < p->cap ? dd->rows - r : p->cap;
+    for (size_t r = r0; r < r1; r += p->cap) {
+        size_t rows = r1 - r < p->cap ? r1 - r : p->cap;
         nb_view x, t;
         NB_TRY(nb_devdata_rows(be, dd, r, rows, NULL, NULL, nb_pass_in(p), nb_pass_target(p), &x,
                                &t));
-        NB_TRY(nb_pass_loss_grad(m, p, rows, x, t, scale, NB_SCAL_PASS_LOSS, want_grad, r > 0));
+        NB_TRY(nb_pass_loss_grad(m, p, rows, x, t, scale, NB_SCAL_PASS_LOSS, want_grad, r > r0));
     }
     return NB_OK;
+}
+
+/* Φ's sum over all rows of dd into the PASS_LOSS slot; nothing read. */
+static nb_status full_pass(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad)
+{
+    return nb_pass_range(m, p, dd, 0, dd->rows, (float)(1.0 / (double)dd->rows), want_grad);
 }
 
 nb_status nb_pass_full(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad, double *loss)
@@ -216,21 +224,22 @@ static size_t argmax(const float *v, size_t n)
     return best;
 }
 
-nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, nb_devdata *dd, const int32_t *labels,
-                           double *loss, double *acc)
+nb_status nb_pass_evaluate_range(nb_model *m, nb_pass *p, nb_devdata *dd, const int32_t *labels,
+                                 size_t r0, size_t r1, double *loss_sum, size_t *correct)
 {
     nb_backend *be = m->be;
-    size_t k = (size_t)dd->outputs, correct = 0;
+    size_t k = (size_t)dd->outputs;
     float *out = NULL;
     nb_status st;
-    if (labels) {
+    *correct = 0;
+    if (labels && r1 > r0) {
         out = malloc(p->cap * k * sizeof(float));
         if (!out) return NB_NOMEM("nb_pass_evaluate", p->cap * k * sizeof(float));
     }
     nb_view accv = nb_view_at(&p->scal, NB_SCAL_PASS_LOSS);
     NB_CHECK(nb_be_fill(be, 1, 0.0f, accv));
-    for (size_t r = 0; r < dd->rows; r += p->cap) {
-        size_t rows = dd->rows - r < p->cap ? dd->rows - r : p->cap;
+    for (size_t r = r0; r < r1; r += p->cap) {
+        size_t rows = r1 - r < p->cap ? r1 - r : p->cap;
         nb_view x, t;
         NB_CHECK(nb_devdata_rows(be, dd, r, rows, NULL, NULL, nb_pass_in(p), nb_pass_target(p),
                                  &x, &t));
@@ -239,14 +248,24 @@ nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, nb_devdata *dd, const int32_
         /* The argmax of logits is the argmax of the softmax. */
         NB_CHECK(nb_be_read(be, &p->act, p->act_off[m->n_layers], out, rows * k));
         for (size_t i = 0; i < rows; i++)
-            if ((int32_t)argmax(out + i * k, k) == labels[r + i]) correct++;
+            if ((int32_t)argmax(out + i * k, k) == labels[r + i]) (*correct)++;
     }
     float sum;
     NB_CHECK(nb_be_read(be, &p->scal, NB_SCAL_PASS_LOSS, &sum, 1));
-    if (loss) *loss = (double)sum / (double)dd->rows;
-    if (acc) *acc = labels ? (double)correct / (double)dd->rows : NAN;
+    *loss_sum = (double)sum;
     st = NB_OK;
 fail:
     free(out);
     return st;
+}
+
+nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, nb_devdata *dd, const int32_t *labels,
+                           double *loss, double *acc)
+{
+    double sum;
+    size_t correct;
+    NB_TRY(nb_pass_evaluate_range(m, p, dd, labels, 0, dd->rows, &sum, &correct));
+    if (loss) *loss = sum / (double)dd->rows;
+    if (acc) *acc = labels ? (double)correct / (double)dd->rows : NAN;
+    return NB_OK;
 }

@@ -60,6 +60,12 @@ nb_status nb_pass_loss_grad(nb_model *m, nb_pass *p, size_t rows, nb_view x, nb_
 
 struct nb_devdata;
 
+/* Rows [r0, r1) of dd: Φ's sum over them into scal[NB_SCAL_PASS_LOSS]
+ * and, with want_grad, scale × its gradient into m->grad (zero when the
+ * range is empty); nothing is read back. */
+nb_status nb_pass_range(nb_model *m, nb_pass *p, struct nb_devdata *dd, size_t r0, size_t r1,
+                        float scale, bool want_grad);
+
 /* Φ over all rows of dd (mean) and, with want_grad, ∇Φ into m->grad. */
 nb_status nb_pass_full(nb_model *m, nb_pass *p, struct nb_devdata *dd, bool want_grad,
                        double *loss);
@@ -76,5 +82,11 @@ nb_status nb_pass_norm(nb_model *m, nb_pass *p, const nb_buf *v, size_t n, doubl
  * accuracy, *acc = NaN) over all rows of dd. */
 nb_status nb_pass_evaluate(nb_model *m, nb_pass *p, struct nb_devdata *dd, const int32_t *labels,
                            double *loss, double *acc);
+
+/* Rows [r0, r1) of dd: Φ's sum over them and how many of them the model
+ * classifies right (0 without labels; labels indexed by row of dd). */
+nb_status nb_pass_evaluate_range(nb_model *m, nb_pass *p, struct nb_devdata *dd,
+                                 const int32_t *labels, size_t r0, size_t r1, double *loss_sum,
+                                 size_t *correct);
 
 #endif

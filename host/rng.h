@@ -17,7 +17,8 @@ typedef struct nb_rng {
     uint64_t s[4];
 } nb_rng;
 
-enum { NB_STREAM_INIT = 1, NB_STREAM_SHUFFLE = 2, NB_STREAM_SPLIT = 3, NB_STREAM_TEST = 4 };
+enum { NB_STREAM_INIT = 1, NB_STREAM_SHUFFLE = 2, NB_STREAM_SPLIT = 3, NB_STREAM_TEST = 4,
+       NB_STREAM_SHARD = 5 /* the full-batch shards of nb_train_dist */ };
 
 void nb_rng_seed(nb_rng *r, uint64_t seed, uint64_t stream);
 uint64_t nb_rng_next(nb_rng *r);

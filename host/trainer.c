@@ -13,6 +13,11 @@
  * host copy of its state, refreshed at an epoch's end (not per step: in
  * full batch every COPY_EVERY_FULL iterations), and when the backend fails
  * it moves the model to the fallback and replays from that copy.
+ *
+ * Across processes (nb_train_dist, trainer_dist.c) the same callbacks sum
+ * over the ranks what they measure: the gradient after each batch's
+ * backward pass, the loss, the validation metrics and the flags the loop
+ * decides on, through comm.h; with one process those sums are nothing.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,11 +29,13 @@
 #include "ckpt/checkpoint.h"
 #include "descent.h"
 #include "clock.h"
+#include "comm.h"
 #include "devdata.h"
 #include "pass.h"
 #include "rng.h"
 #include "schedule.h"
 #include "status.h"
+#include "trainer.h"
 
 /* Full batch: iterations between refreshes of the host copy. One read of
  * θ (and the optimizer state) per 16 steps is small next to 16 passes over
@@ -76,6 +83,12 @@ typedef struct trainer {
     host_copy *hc;     /* kept for a fallback; NULL without one             */
     long skip_upto;    /* a replay: epochs up to this one were reported     */
     double gnorm;      /* ‖∇Φ‖ read with the full-batch loss, or NaN      */
+    /* Across processes; with one: comm NULL, the whole ranges. */
+    const nb_comm *comm;
+    double rows_all;   /* training rows over all ranks: Φ's N              */
+    size_t ex_lo, ex_hi;   /* this rank's rows of train in an exact pass   */
+    size_t val_lo, val_hi; /* and of val in a validation                   */
+    float *stage;      /* n floats: θ or ∇ on the way through the comm     */
 } trainer;
 
 void nb_train_options_default(nb_train_options *o)
@@ -104,22 +117,69 @@ static nb_status tr_epoch_begin(void *vctx, long epoch)
     return nb_be_fill(t->m->be, 1, 0.0f, nb_view_at(&t->pass.scal, NB_SCAL_EPOCH_LOSS));
 }
 
+/* The gradient in m->grad summed over the ranks. */
+static nb_status reduce_grad(trainer *t)
+{
+    return nb_comm_sum_buf(t->comm, t->m->be, &t->m->grad, t->m->n_params, t->stage,
+                           "the gradient");
+}
+
+/*
+ * Φ over all training rows (this rank's ex_lo … ex_hi, summed over the
+ * ranks) and, with norm, ∇Φ into m->grad and ‖∇Φ‖. ‖∇Φ‖² and Φ's sum
+ * sit in neighbouring slots, so one read brings both: on a device each
+ * read waits for the queue to drain, the dominant cost of a tiny step.
+ */
+static nb_status exact_pass(trainer *t, double *loss, double *norm)
+{
+    nb_model *m = t->m;
+    _Static_assert(NB_SCAL_PASS_LOSS == NB_SCAL_SUMSQ + 1, "Σg² and Φ in adjacent slots");
+    NB_TRY(nb_pass_range(m, &t->pass, &t->train, t->ex_lo, t->ex_hi,
+                         (float)(1.0 / t->rows_all), norm != NULL));
+    float s[2];
+    if (norm) {
+        NB_TRY(reduce_grad(t));
+        NB_TRY(nb_be_sum_sq(m->be, m->n_params, nb_view_at(&m->grad, 0),
+                            nb_view_at(&t->pass.scal, NB_SCAL_SUMSQ)));
+        NB_TRY(nb_be_read(m->be, &t->pass.scal, NB_SCAL_SUMSQ, s, 2));
+        *norm = sqrt((double)s[0]);
+    } else {
+        NB_TRY(nb_be_read(m->be, &t->pass.scal, NB_SCAL_PASS_LOSS, &s[1], 1));
+    }
+    double sum = s[1];
+    NB_TRY(nb_comm_sum_f64(t->comm, &sum, 1, "the loss"));
+    *loss = sum / t->rows_all;
+    return NB_OK;
+}
+
 static nb_status tr_gradient(void *vctx, long b, double *loss)
 {
     trainer *t = vctx;
     nb_model *m = t->m;
     /* Full batch: ‖∇Φ‖, which the loop asks for next, comes back with Φ. */
-    if (loss) return nb_pass_full_norm(m, &t->pass, &t->train, loss, &t->gnorm);
+    if (loss) return exact_pass(t, loss, &t->gnorm);
     t->gnorm = NAN;
     size_t r0 = (size_t)b * t->batch;
     size_t rows = t->train.rows - r0 < t->batch ? t->train.rows - r0 : t->batch;
-    nb_view x, y;
-    NB_TRY(nb_devdata_rows(m->be, &t->train, r0, rows, t->perm, &t->idx, nb_pass_in(&t->pass),
-                           nb_pass_target(&t->pass), &x, &y));
+    /* Across K ranks, rank r takes rows [rows·r/K, rows·(r+1)/K) of the
+     * global batch, which may be none of them. */
+    size_t lo = 0, hi = rows;
+    if (nb_comm_many(t->comm)) {
+        lo = rows * (size_t)t->comm->rank / (size_t)t->comm->ranks;
+        hi = rows * (size_t)(t->comm->rank + 1) / (size_t)t->comm->ranks;
+    }
     t->rows_seen += rows;
     /* Φ_batch = (1/rows) Σ over the batch, so its gradient scales by 1/rows. */
-    NB_TRY(nb_pass_loss_grad(m, &t->pass, rows, x, y, (float)(1.0 / (double)rows),
-                             NB_SCAL_EPOCH_LOSS, true, false));
+    if (hi > lo) {
+        nb_view x, y;
+        NB_TRY(nb_devdata_rows(m->be, &t->train, r0 + lo, hi - lo, t->perm, &t->idx,
+                               nb_pass_in(&t->pass), nb_pass_target(&t->pass), &x, &y));
+        NB_TRY(nb_pass_loss_grad(m, &t->pass, hi - lo, x, y, (float)(1.0 / (double)rows),
+                                 NB_SCAL_EPOCH_LOSS, true, false));
+    } else {
+        NB_TRY(nb_be_fill(m->be, m->n_params, 0.0f, nb_view_at(&m->grad, 0)));
+    }
+    NB_TRY(reduce_grad(t));
     double now = t->o->on_batch ? nb_now() : 0.0;
     if (t->o->on_batch && now - t->last_progress >= 0.1) {
         t->last_progress = now;
@@ -156,13 +216,12 @@ static nb_status tr_epoch_loss(void *vctx, double *sum, double *rows)
     NB_TRY(nb_be_read(t->m->be, &t->pass.scal, NB_SCAL_EPOCH_LOSS, &s, 1));
     *sum = s;
     *rows = (double)t->rows_seen;
-    return NB_OK;
+    return nb_comm_sum_f64(t->comm, sum, 1, "the epoch's loss");
 }
 
 static nb_status tr_exact(void *vctx, double *loss, double *norm)
 {
-    trainer *t = vctx;
-    return nb_pass_full_norm(t->m, &t->pass, &t->train, loss, norm);
+    return exact_pass(vctx, loss, norm);
 }
 
 static nb_status tr_params_bad(void *vctx, bool *bad)
@@ -171,8 +230,16 @@ static nb_status tr_params_bad(void *vctx, bool *bad)
     int32_t flag = 0;
     NB_TRY(nb_be_read(t->m->be, &t->bad, 0, &flag, 1));
     if (flag) NB_TRY(nb_be_write(t->m->be, &t->bad, 0, &(int32_t){0}, 1));
-    *bad = flag != 0;
+    double any = flag != 0;
+    NB_TRY(nb_comm_max_f64(t->comm, &any, 1, "the non-finite parameter flag"));
+    *bad = any != 0.0;
     return NB_OK;
+}
+
+static nb_status tr_agree(void *vctx, double *v, int n)
+{
+    trainer *t = vctx;
+    return nb_comm_max_f64(t->comm, v, (size_t)n, "the halting flags");
 }
 
 static nb_status tr_snapshot(void *vctx, int slot)
@@ -198,13 +265,41 @@ static nb_status tr_trial(void *vctx, double alpha, double *loss)
     NB_TRY(tr_restore(vctx, NB_SNAP_TRIAL));
     NB_TRY(nb_be_update(m->be, &st, m->n_params, nb_view_at(&m->theta, 0), nb_view_at(&m->grad, 0),
                         none, none, nb_view_at(&t->bad, 0)));
-    return nb_pass_full(m, &t->pass, &t->train, false, loss); /* Φ only, on the device */
+    return exact_pass(t, loss, NULL); /* Φ only, on the device */
 }
 
 static nb_status tr_validate(void *vctx, double *loss, double *acc)
 {
     trainer *t = vctx;
-    return nb_pass_evaluate(t->m, &t->pass, &t->val, t->val_labels, loss, acc);
+    double v[2]; /* Φ's sum and the rows classified right */
+    size_t correct;
+    NB_TRY(nb_pass_evaluate_range(t->m, &t->pass, &t->val, t->val_labels, t->val_lo, t->val_hi,
+                                  &v[0], &correct));
+    v[1] = (double)correct;
+    NB_TRY(nb_comm_sum_f64(t->comm, v, 2, "the validation loss and accuracy"));
+    *loss = v[0] / (double)t->val.rows;
+    *acc = t->val_labels ? v[1] / (double)t->val.rows : NAN;
+    return NB_OK;
+}
+
+/*
+ * Across ranks: do the parameters agree bit for bit? They must, since
+ * every rank applies the same update to the same point; a communicator
+ * whose sums differ between ranks would break that silently, so it is
+ * checked before every checkpoint and at the end.
+ */
+static nb_status check_same_theta(trainer *t, long iters)
+{
+    if (!nb_comm_many(t->comm)) return NB_OK;
+    size_t n = t->m->n_params;
+    NB_TRY(nb_be_read(t->m->be, &t->m->theta, 0, t->stage, n));
+    int64_t h = nb_fingerprint(t->stage, n * sizeof(float), 0), lo, hi;
+    NB_TRY(nb_comm_minmax_i64(t->comm, &h, &lo, &hi, 1, "the parameters' fingerprint"));
+    if (lo != hi)
+        return NB_FAIL(NB_ERR_INTERNAL, "nb_train_dist: the ranks' parameters differ after %ld "
+                                        "updates: the communicator's all-reduce must give every "
+                                        "rank the same bits", iters);
+    return NB_OK;
 }
 
 static nb_status tr_report(void *vctx, nb_epoch_stats *s, int *stop)
@@ -266,6 +361,8 @@ static nb_status tr_epoch_end(void *vctx, const nb_descent_state *ds, bool halte
     if (t->hc && !halted && (!full || ds->epochs % COPY_EVERY_FULL == 0))
         NB_TRY(take_copy(t, ds, t->snap[NB_SNAP_BEST].handle != NULL && t->has_val));
     if (!o->save || (!halted && ds->epochs % o->save_every != 0)) return NB_OK;
+    NB_TRY(check_same_theta(t, ds->iters));
+    if (nb_comm_many(t->comm) && t->comm->rank != 0) return NB_OK; /* rank 0 writes */
     size_t n = t->m->n_params, k = (size_t)nb_optim_state_per_param(o->schedule.optim);
     if (k > 0) NB_TRY(nb_be_read(t->m->be, &t->state, 0, t->host_state, k * n));
     /* Inside an epoch (an interrupt), the stream as the epoch began: a
@@ -349,6 +446,22 @@ static void trainer_free(trainer *t)
     nb_be_free(be, &t->bad);
     for (int i = 0; i < 3; i++) nb_be_free(be, &t->snap[i]);
     free(t->perm);
+    free(t->stage);
+}
+
+/* Which rows of train and val this rank works on (see nb_train_dist). */
+static void set_ranges(trainer *t, const nb_dataset *train, const nb_dataset *val,
+                       const nb_dist_run *d)
+{
+    size_t r = d->comm ? (size_t)d->comm->rank : 0, k = d->comm ? (size_t)d->comm->ranks : 1;
+    t->comm = d->comm;
+    t->rows_all = (double)d->rows_all;
+    /* Full batch: train is this rank's shard already. Mini-batch: every
+     * rank holds all rows; an exact pass takes a contiguous 1/K of them. */
+    t->ex_lo = d->full ? 0 : train->rows * r / k;
+    t->ex_hi = d->full ? train->rows : train->rows * (r + 1) / k;
+    t->val_lo = val ? val->rows * r / k : 0;
+    t->val_hi = val ? val->rows * (r + 1) / k : 0;
 }
 
 /*
@@ -356,14 +469,24 @@ static void trainer_free(trainer *t)
  * without a fallback); replay: start from it instead of from the options.
  */
 static nb_status train_on(nb_model *m, const nb_dataset *train, const nb_dataset *val,
-                          const nb_train_options *o, host_copy *hc, bool replay, nb_result *res)
+                          const nb_train_options *o, const nb_dist_run *d, host_copy *hc,
+                          bool replay, nb_result *res)
 {
     nb_status st;
     trainer t = {.m = m, .o = o, .t0 = nb_now(), .hc = hc, .skip_upto = -1, .gnorm = NAN};
-    bool full = o->batch == 0 || o->batch >= train->rows;
+    bool full = d->full;
     size_t max_rows = nb_pass_max_rows(m);
+    set_ranges(&t, train, val, d);
     t.batch = full ? train->rows : o->batch;
-    size_t cap = t.batch < max_rows ? t.batch : max_rows;
+    /* A rank's part of a global batch is at most ⌈batch / K⌉ rows. */
+    size_t per = full || !d->comm ? t.batch : (t.batch + (size_t)d->comm->ranks - 1) /
+                                                  (size_t)d->comm->ranks;
+    size_t cap = per < max_rows ? per : max_rows;
+    if (cap == 0) cap = 1; /* a rank with an empty shard still owns scratch */
+    if (nb_comm_many(d->comm) && !(t.stage = malloc(m->n_params * sizeof(float)))) {
+        st = NB_NOMEM("nb_train", m->n_params * sizeof(float));
+        goto fail;
+    }
 
     nb_rng_seed(&t.rng, o->seed, NB_STREAM_SHUFFLE);
     NB_CHECK(alloc_schedule(&t, &o->schedule));
@@ -400,7 +523,8 @@ static nb_status train_on(nb_model *m, const nb_dataset *train, const nb_dataset
                         .params_bad = tr_params_bad, .snapshot = tr_snapshot,
                         .restore = tr_restore, .trial = tr_trial, .validate = tr_validate,
                         .report = tr_report, .epoch_end = tr_epoch_end,
-                        .interrupt = o->interrupt};
+                        .interrupt = o->interrupt,
+                        .agree = nb_comm_many(d->comm) ? tr_agree : NULL};
     if (!full) {
         t.perm = malloc(train->rows * sizeof *t.perm);
         if (!t.perm) {
@@ -415,6 +539,7 @@ static nb_status train_on(nb_model *m, const nb_dataset *train, const nb_dataset
         obj.exact = tr_exact;
     }
     st = nb_descent_run(&obj, &o->schedule, o->report_every, o->measure_grad != 0, startp, res);
+    if (st == NB_OK) st = check_same_theta(&t, res->iters);
 fail:
     trainer_free(&t);
     return st;
@@ -440,7 +565,21 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
      * starts (the data's upload, say) leaves no fallback and no counts. */
     memset(res, 0, sizeof *res);
     NB_TRY(check_args(m, train, val, o));
-    bool full = o->batch == 0 || o->batch >= train->rows;
+    nb_dist_run d = {.full = o->batch == 0 || o->batch >= train->rows, .rows_all = train->rows};
+    return nb_train_part(m, train, val, o, &d, res);
+}
+
+nb_status nb_train_check_args(const nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                              const nb_train_options *o)
+{
+    return check_args(m, train, val, o);
+}
+
+nb_status nb_train_part(nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                       const nb_train_options *o, const nb_dist_run *d, nb_result *res)
+{
+    bool full = d->full;
+    bool many = nb_comm_many(d->comm), writer = !many || d->comm->rank == 0;
     size_t max_rows = nb_pass_max_rows(m);
     if (!full && o->batch > max_rows)
         return NB_FAIL(NB_ERR_ARG, "nb_train: a batch of %zu rows needs over 256 MiB of scratch "
@@ -449,22 +588,24 @@ nb_status nb_train(nb_model *m, const nb_dataset *train, const nb_dataset *val,
      * to, must fail now, not after the first save_every epochs. The lock
      * is held across a fallback's replay. */
     nb_target_lock *lock = NULL;
-    if (o->save) {
+    if (o->save && writer) {
         NB_TRY(nb_atomic_check_target("nb_train", o->save));
         NB_TRY(nb_save_lock("nb_train", o->save, &lock));
     }
     host_copy hc = {.cur = 0};
-    bool keep = o->fallback && o->fallback != m->be;
+    /* Across ranks a replay on one rank alone would leave the others
+     * waiting: a backend failure is returned instead. */
+    bool keep = o->fallback && o->fallback != m->be && !many;
     nb_status st = keep ? copy_alloc(&hc, m, &o->schedule) : NB_OK;
     double t0 = nb_now();
-    if (st == NB_OK) st = train_on(m, train, val, o, keep ? &hc : NULL, false, res);
+    if (st == NB_OK) st = train_on(m, train, val, o, d, keep ? &hc : NULL, false, res);
     if (st == NB_ERR_BACKEND && keep && hc.valid) {
         /* The device failed after the first copy: go on from the last one. */
         char why[sizeof res->fallback];
         snprintf(why, sizeof why, "%s", nb_last_error());
         long from = hc.has_start ? hc.ds.iters : hc.start_iters;
         st = nb_model_rebind(m, o->fallback, hc.slot[hc.cur]);
-        if (st == NB_OK) st = train_on(m, train, val, o, &hc, true, res);
+        if (st == NB_OK) st = train_on(m, train, val, o, d, &hc, true, res);
         snprintf(res->fallback, sizeof res->fallback, "%s", why);
         res->fallback_iters = from;
         res->updates = res->iters > hc.start_iters ? res->iters - hc.start_iters : 0;

@@ -45,6 +45,13 @@ static nb_status cpu_buf_alloc(void *ctx, nb_buf *b)
     return NB_OK;
 }
 
+/* Every op has finished when it returns: the memory is the buffer. */
+static void *cpu_buf_host(void *ctx, nb_buf *b)
+{
+    (void)ctx;
+    return b->handle;
+}
+
 static void cpu_buf_free(void *ctx, nb_buf *b)
 {
     (void)ctx;
@@ -115,6 +122,7 @@ static const nb_backend_ops cpu_ops = {
     .buf_borrow = cpu_buf_borrow,
     .buf_write = cpu_buf_write,
     .buf_read = cpu_buf_read,
+    .buf_host = cpu_buf_host,
     .copy = cpu_copy,
     .fill = cpu_fill,
     .sync = NULL,

@@ -177,8 +177,8 @@ static void inherit(nb_dataset *part, const nb_dataset *d)
     part->delimiter = d->delimiter;
 }
 
-/* Copy the rows listed in idx (n) of src into a new dataset. */
-static nb_status take_rows(const nb_dataset *src, const int32_t *idx, size_t n, nb_dataset **out)
+nb_status nb_dataset_take_rows(const nb_dataset *src, const int32_t *idx, size_t n,
+                               nb_dataset **out)
 {
     nb_dataset *d;
     NB_TRY(nb_dataset_alloc(n, src->inputs, src->outputs, src->classes, &d));
@@ -225,8 +225,8 @@ nb_status nb_dataset_split(const nb_dataset *d, double val_fraction, uint64_t se
     nb_rng r;
     nb_rng_seed(&r, seed, NB_STREAM_SPLIT);
     nb_rng_shuffle_i32(&r, idx, d->rows);
-    nb_status st = take_rows(d, idx, n_val, val);
-    if (st == NB_OK) st = take_rows(d, idx + n_val, d->rows - n_val, train);
+    nb_status st = nb_dataset_take_rows(d, idx, n_val, val);
+    if (st == NB_OK) st = nb_dataset_take_rows(d, idx + n_val, d->rows - n_val, train);
     free(idx);
     if (st != NB_OK) {
         nb_dataset_free(*val);

@@ -53,6 +53,11 @@ struct nb_dataset {
  * (and no classes) makes one of inputs only, as a prediction reads. */
 nb_status nb_dataset_alloc(size_t rows, int inputs, int outputs, int classes, nb_dataset **out);
 
+/* Copy the rows listed in idx (n, each < src->rows) of src into a new
+ * dataset, in that order, with src's class names and file facts. */
+nb_status nb_dataset_take_rows(const nb_dataset *src, const int32_t *idx, size_t n,
+                               nb_dataset **out);
+
 /* Fill target rows [row0, row0 + rows) as floats (rows, outputs): the
  * regression targets, or the one-hot rows of the labels. */
 void nb_dataset_targets(const nb_dataset *d, size_t row0, size_t rows, float *out);
