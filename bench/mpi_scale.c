@@ -8,11 +8,13 @@
  * thread, and trains with nb_train_dist over nabla_mpi's communicator. Per
  * workload: two warm-up calls, which also time an update and the fixed
  * cost of a call, then at least 5 timed repetitions of one call each, a
- * fixed number of updates long (about --seconds). A repetition's time is
- * the slowest rank's, and its communication time the largest time a rank
- * spent inside the all-reduce, which includes waiting for the other ranks.
- * To tell the two apart, the gradient's all-reduce is then timed alone,
- * with no training around it.
+ * fixed number of updates long (about --seconds). The rates come from the
+ * updates inside a call, between its first and last progress callbacks,
+ * without the call's fixed cost (see `window`); a call too short for that
+ * (a smoke run, full batch) is timed whole. Times are the slowest rank's,
+ * and communication the largest time a rank spent inside the all-reduce,
+ * which includes waiting for the other ranks; to tell the two apart, the
+ * gradient's all-reduce is then timed alone, with no training around it.
  *
  * Rank 0 prints one row per workload (bench/mpi_scale.sh reads them) and,
  * with --json, writes every repetition. Nothing here prints on other ranks
@@ -20,6 +22,7 @@
  * would leave the others waiting in their next all-reduce).
  */
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +71,9 @@ typedef struct row {
     double samples;                /* rows trained per repetition, all ranks */
     double rep_s[MAX_REPS];        /* slowest rank's wall time per repetition */
     double comm_s[MAX_REPS];       /* largest all-reduce time of a rank       */
+    double upd_s[MAX_REPS];        /* the window's seconds per update (max)   */
+    double upd_c[MAX_REPS];        /* and all-reduce seconds per update (max) */
+    int steady;                    /* 1: rates from the windows; 0: whole calls */
     bench_stat sps;                /* samples/s                               */
     double s_per_update, comm_per_update, share;
     double call_s;                 /* fixed cost of one call (warm-up estimate) */
@@ -199,36 +205,79 @@ typedef struct run_ctx {
     uint64_t seed;
 } run_ctx;
 
+/*
+ * The steady state inside a call. on_batch runs after an update's gradient
+ * is summed, at most every 100 ms; the first and last calls bound a window
+ * of whole updates that holds neither the call's fixed cost (the ranks'
+ * agreement check fingerprints the data, 188 MB for W1; the model's
+ * buffers) nor its end (the parameters' agreement check). A real run pays
+ * those once, not once per few seconds, so the window is what scales.
+ */
+typedef struct window {
+    long u0, u1;      /* update count at the first and last call  */
+    double t0, t1;    /* the clock then                           */
+    double c0, c1;    /* nb_mpi_comm_seconds then                 */
+    int calls;
+} window;
+
+static void on_batch(void *user, const nb_batch_progress *p)
+{
+    window *w = user;
+    long u = p->epoch * p->batches + p->batch;
+    double t = bench_now(), c = nb_mpi_comm_seconds(g_mp);
+    if (w->calls++ == 0) w->u0 = u, w->t0 = t, w->c0 = c;
+    w->u1 = u, w->t1 = t, w->c1 = c;
+}
+
+/* What one call measured: the whole call, and the window's per update. */
+typedef struct call_times {
+    double wall, comm;          /* the call, this rank                     */
+    double per_update, comm_per_update; /* the window's; NaN without one  */
+} call_times;
+
+/* Fewest updates between the window's ends for its rate to count. */
+enum { MIN_WINDOW_UPDATES = 2 };
+
 /* One nb_train_dist call of `updates` updates, started together on every
- * rank (the one-value all-reduce before it returns when all have arrived).
- * *wall and *comm_s: this rank's wall time and all-reduce time. */
-static void one_call(const run_ctx *r, long updates, double *wall, double *comm_s)
+ * rank (the one-value all-reduce before it returns when all have arrived). */
+static void one_call(const run_ctx *r, long updates, call_times *ct)
 {
     double sync = 0.0;
     reduce(r->comm, &sync, 1, NB_COMM_SUM);
     nb_mpi_comm_reset(g_mp);
     nb_train_options o;
     nb_bench_train_options(r->s, updates, r->seed, &o);
+    window w = {0, 0, 0, 0, 0, 0, 0};
+    o.on_batch = on_batch;
+    o.user = &w;
     nb_result res;
     double t0 = bench_now();
     nb_status st = nb_train_dist(r->m, r->d, NULL, &o, r->comm, &res);
-    *wall = bench_now() - t0;
-    *comm_s = nb_mpi_comm_seconds(g_mp);
+    ct->wall = bench_now() - t0;
+    ct->comm = nb_mpi_comm_seconds(g_mp);
     if (st != NB_OK) die("nb_train_dist", st);
     if (res.iters != updates) { /* the rates would count work not done */
         char why[320];
         snprintf(why, sizeof why, "made %ld updates of %ld (%s)", res.iters, updates, res.why);
         die_msg("nb_train_dist", why);
     }
+    long du = w.u1 - w.u0;
+    ct->per_update = du >= MIN_WINDOW_UPDATES ? (w.t1 - w.t0) / (double)du : NAN;
+    ct->comm_per_update = du >= MIN_WINDOW_UPDATES ? (w.c1 - w.c0) / (double)du : NAN;
 }
 
-/* The slowest rank's figures for one call. */
-static void timed_call(const run_ctx *r, long updates, double *wall, double *comm_s)
+/* The slowest rank's figures for one call (a NaN on any rank: NaN). */
+static void timed_call(const run_ctx *r, long updates, call_times *ct)
 {
-    double v[2];
-    one_call(r, updates, &v[0], &v[1]);
-    reduce(r->comm, v, 2, NB_COMM_MAX);
-    *wall = v[0], *comm_s = v[1];
+    one_call(r, updates, ct);
+    double v[4] = {ct->wall, ct->comm, ct->per_update, ct->comm_per_update};
+    double nan_flag = isnan(v[2]) ? 1.0 : 0.0;
+    if (isnan(v[2])) v[2] = v[3] = 0.0;
+    reduce(r->comm, v, 4, NB_COMM_MAX);
+    reduce(r->comm, &nan_flag, 1, NB_COMM_MAX);
+    ct->wall = v[0], ct->comm = v[1];
+    ct->per_update = nan_flag > 0 ? NAN : v[2];
+    ct->comm_per_update = nan_flag > 0 ? NAN : v[3];
 }
 
 /*
@@ -242,13 +291,15 @@ static void timed_call(const run_ctx *r, long updates, double *wall, double *com
 static long warm_up(const run_ctx *r, const args *a, row *w)
 {
     long k1 = 2;
-    double t1, t2, c;
-    timed_call(r, k1, &t1, &c);
+    call_times c1, c2;
+    timed_call(r, k1, &c1);
+    double t1 = c1.wall;
     long k2 = k1 + (t1 > 0 ? (long)(1.0 / (t1 / (double)k1)) : 8);
     if (k2 < k1 + 2) k2 = k1 + 2;
     if (k2 > k1 + 400) k2 = k1 + 400;
     if (a->updates && k2 > a->updates + k1) k2 = a->updates + k1; /* a smoke run stays short */
-    timed_call(r, k2, &t2, &c);
+    timed_call(r, k2, &c2);
+    double t2 = c2.wall;
     double per = t2 > t1 ? (t2 - t1) / (double)(k2 - k1) : t2 / (double)k2;
     w->call_s = t2 - per * (double)k2;
     if (w->call_s < 0) w->call_s = 0;
@@ -278,6 +329,12 @@ static double allreduce_alone(const nb_comm *c, size_t params)
     return bench_stats(t + 1, ALONE_CALLS).median;
 }
 
+/* Rows of one update: the global batch, or every row in full batch. */
+static size_t step_rows(const nb_bench_spec *s)
+{
+    return s->batch && s->batch < s->n ? s->batch : s->n;
+}
+
 static void measure(const nb_comm *comm, const args *a, const nb_bench_spec *s, row *w)
 {
     memset(w, 0, sizeof *w);
@@ -305,16 +362,27 @@ static void measure(const nb_comm *comm, const args *a, const nb_bench_spec *s, 
     w->updates = warm_up(&r, a, w);
     w->samples = nb_bench_samples(s, w->updates);
     double sps[MAX_REPS];
+    w->steady = 1;
     for (int i = 0; i < a->reps; i++) {
-        timed_call(&r, w->updates, &w->rep_s[i], &w->comm_s[i]);
-        sps[i] = w->samples / w->rep_s[i];
+        call_times ct;
+        timed_call(&r, w->updates, &ct);
+        w->rep_s[i] = ct.wall, w->comm_s[i] = ct.comm;
+        w->upd_s[i] = ct.per_update, w->upd_c[i] = ct.comm_per_update;
+        if (isnan(ct.per_update)) w->steady = 0;
     }
-    double rs[MAX_REPS], cs[MAX_REPS];
-    memcpy(rs, w->rep_s, sizeof rs);
-    memcpy(cs, w->comm_s, sizeof cs);
+    /* The window's rate when every repetition had one (a global batch per
+     * update; the short last batch of an epoch, 1 update in 235 for W1,
+     * counts as full: under 0.3%), else the whole call's. */
+    double per[MAX_REPS], com[MAX_REPS];
+    for (int i = 0; i < a->reps; i++) {
+        per[i] = w->steady ? w->upd_s[i] : w->rep_s[i] / (double)w->updates;
+        com[i] = w->steady ? w->upd_c[i] : w->comm_s[i] / (double)w->updates;
+        sps[i] = w->steady ? (double)step_rows(s) / per[i]
+                           : w->samples / w->rep_s[i];
+    }
     w->sps = bench_stats(sps, a->reps);
-    w->s_per_update = bench_stats(rs, a->reps).median / (double)w->updates;
-    w->comm_per_update = bench_stats(cs, a->reps).median / (double)w->updates;
+    w->s_per_update = bench_stats(per, a->reps).median;
+    w->comm_per_update = bench_stats(com, a->reps).median;
     w->share = w->comm_per_update / w->s_per_update;
     w->alone_s = comm->ranks > 1 ? allreduce_alone(comm, w->params) : 0.0;
     nb_model_free(m);
@@ -329,11 +397,12 @@ static void print_header(FILE *f, const nb_comm *c, const args *a)
     fprintf(f, "# nb_train_dist on the pure-C backend: %d rank%s x 1 thread, %d repetitions\n",
             c->ranks, c->ranks == 1 ? "" : "s", a->reps);
     fprintf(f, "# samples/s: median (min-max); s/update and comm s/update: medians over the\n"
-               "# repetitions of the slowest rank's wall time and largest all-reduce time;\n"
-               "# allreduce alone: the gradient's all-reduce with no training around it\n");
-    fprintf(f, "%-8s %-22s %5s %7s %7s %10s %-23s %10s %10s %6s %10s %8s\n", "workload",
+               "# repetitions of the slowest rank's time and largest all-reduce time per\n"
+               "# update; rate: from the updates inside a call (window) or whole calls (call);\n"
+               "# allreduce: the gradient's all-reduce alone; call s: a call's fixed cost\n");
+    fprintf(f, "%-8s %-22s %5s %7s %7s %10s %-23s %10s %10s %6s %10s %8s %s\n", "workload",
             "layers", "ranks", "threads", "updates", "batch", "samples/s (min-max)",
-            "s/update", "comm s/up", "comm%", "allreduce", "call s");
+            "s/update", "comm s/up", "comm%", "allreduce", "call s", "rate");
 }
 
 static void print_row(FILE *f, const nb_comm *c, const row *w)
@@ -341,10 +410,11 @@ static void print_row(FILE *f, const nb_comm *c, const row *w)
     char layers[128], mm[64];
     nb_bench_layers_str(w->spec, layers, sizeof layers);
     snprintf(mm, sizeof mm, "(%.0f-%.0f)", w->sps.min, w->sps.max);
-    fprintf(f, "%-8s %-22s %5d %7d %7ld %10zu %9.0f %-13s %10.3e %10.3e %5.1f%% %10.3e %8.3f\n",
+    fprintf(f, "%-8s %-22s %5d %7d %7ld %10zu %9.0f %-13s %10.3e %10.3e %5.1f%% %10.3e %8.3f %s\n",
             w->spec->name, layers, c->ranks, 1, w->updates,
             w->spec->batch ? w->spec->batch : w->spec->n, w->sps.median, mm, w->s_per_update,
-            w->comm_per_update, 100.0 * w->share, w->alone_s, w->call_s);
+            w->comm_per_update, 100.0 * w->share, w->alone_s, w->call_s,
+            w->steady ? "window" : "call");
     fflush(f);
 }
 
@@ -373,11 +443,18 @@ static int write_json(const char *path, const nb_comm *c, const args *a, const r
                 w[i].sps.median, w[i].sps.min, w[i].sps.max);
         fprintf(f, "     \"seconds_per_update\": %.6g, \"comm_seconds_per_update\": %.6g, "
                    "\"comm_share\": %.6g, \"allreduce_alone_seconds\": %.6g, "
-                   "\"call_seconds\": %.6g,\n     \"rep_seconds\": ",
-                w[i].s_per_update, w[i].comm_per_update, w[i].share, w[i].alone_s, w[i].call_s);
+                   "\"call_seconds\": %.6g, \"steady\": %s,\n     \"rep_seconds\": ",
+                w[i].s_per_update, w[i].comm_per_update, w[i].share, w[i].alone_s, w[i].call_s,
+                w[i].steady ? "true" : "false");
         json_list(f, w[i].rep_s, a->reps);
         fputs(", \"comm_seconds\": ", f);
         json_list(f, w[i].comm_s, a->reps);
+        if (w[i].steady) {
+            fputs(",\n     \"window_seconds_per_update\": ", f);
+            json_list(f, w[i].upd_s, a->reps);
+            fputs(", \"window_comm_seconds_per_update\": ", f);
+            json_list(f, w[i].upd_c, a->reps);
+        }
         fputc('}', f);
     }
     fputs("\n  ]\n}\n", f);

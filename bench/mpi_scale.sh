@@ -78,7 +78,8 @@ echo "rounds: $rounds; bench_mpi_scale $*"
 echo
 # Row fields (bench_mpi_scale's table): 1 workload, 2 layers, 3 ranks,
 # 4 threads, 5 updates, 6 batch, 7 samples/s median, 8 (min-max),
-# 9 s/update, 10 comm s/update, 11 comm%, 12 allreduce alone, 13 call s.
+# 9 s/update, 10 comm s/update, 11 comm%, 12 allreduce alone, 13 call s,
+# 14 rate (window or call).
 awk '
 function median(list,    v, n, i, j, t) {
     n = split(list, v, " ")
