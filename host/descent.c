@@ -393,6 +393,9 @@ nb_status nb_descent_run(const nb_objective *o, const nb_schedule *s, long repor
                        "batch %ld of %ld)", o->name, start->iters, start->epochs, start->batch,
                        o->batches);
     result_init(res);
+    /* The starting point is the first good one: a run whose first
+     * measured point is already non-finite goes back to it. */
+    NB_TRY(o->snapshot(o->ctx, NB_SNAP_GOOD));
     nb_schedule eff = resolve_period(s, o->batches);
     run r = {.o = o, .s = &eff, .res = res, .every = report_every, .t0 = nb_now(),
              .ls_alpha = s->lr, .lr = NAN};

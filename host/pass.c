@@ -176,33 +176,12 @@ nb_status nb_pass_range(nb_model *m, nb_pass *p, nb_devdata *dd, size_t r0, size
     return NB_OK;
 }
 
-/* Φ's sum over all rows of dd into the PASS_LOSS slot; nothing read. */
-static nb_status full_pass(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad)
-{
-    return nb_pass_range(m, p, dd, 0, dd->rows, (float)(1.0 / (double)dd->rows), want_grad);
-}
-
 nb_status nb_pass_full(nb_model *m, nb_pass *p, nb_devdata *dd, bool want_grad, double *loss)
 {
     float sum;
-    NB_TRY(full_pass(m, p, dd, want_grad));
+    NB_TRY(nb_pass_range(m, p, dd, 0, dd->rows, (float)(1.0 / (double)dd->rows), want_grad));
     NB_TRY(nb_be_read(m->be, &p->scal, NB_SCAL_PASS_LOSS, &sum, 1));
     *loss = (double)sum / (double)dd->rows;
-    return NB_OK;
-}
-
-nb_status nb_pass_full_norm(nb_model *m, nb_pass *p, nb_devdata *dd, double *loss, double *norm)
-{
-    /* The slots are neighbours, so one read brings both: on a device each
-     * read waits for the queue to drain, the dominant cost of a tiny step. */
-    _Static_assert(NB_SCAL_PASS_LOSS == NB_SCAL_SUMSQ + 1, "Σg² and Φ in adjacent slots");
-    float s[2];
-    NB_TRY(full_pass(m, p, dd, true));
-    NB_TRY(nb_be_sum_sq(m->be, m->n_params, nb_view_at(&m->grad, 0),
-                        nb_view_at(&p->scal, NB_SCAL_SUMSQ)));
-    NB_TRY(nb_be_read(m->be, &p->scal, NB_SCAL_SUMSQ, s, 2));
-    *norm = sqrt((double)s[0]);
-    *loss = (double)s[1] / (double)dd->rows;
     return NB_OK;
 }
 

@@ -70,11 +70,6 @@ nb_status nb_pass_range(nb_model *m, nb_pass *p, struct nb_devdata *dd, size_t r
 nb_status nb_pass_full(nb_model *m, nb_pass *p, struct nb_devdata *dd, bool want_grad,
                        double *loss);
 
-/* Φ and ∇Φ as nb_pass_full, and ‖∇Φ‖ with them: the two come back in one
- * read, where Φ and then ‖∇Φ‖ alone would take two round trips. */
-nb_status nb_pass_full_norm(nb_model *m, nb_pass *p, struct nb_devdata *dd, double *loss,
-                            double *norm);
-
 /* ‖v‖ of a float buffer's first n elements, read back. */
 nb_status nb_pass_norm(nb_model *m, nb_pass *p, const nb_buf *v, size_t n, double *norm);
 

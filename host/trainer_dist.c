@@ -97,10 +97,10 @@ static nb_status put_model(agreement *a, const nb_model *m, bool resuming)
     return st;
 }
 
-nb_status nb_dist_check(const nb_model *m, const nb_dataset *train, const nb_dataset *val,
-                        const nb_train_options *o, const nb_comm *comm)
+/* nb_dist_check, its messages naming fn (the call the user made). */
+static nb_status dist_check(const char *fn, const nb_model *m, const nb_dataset *train,
+                            const nb_dataset *val, const nb_train_options *o, const nb_comm *comm)
 {
-    const char *fn = "nb_dist_check";
     NB_TRY(nb_comm_check(fn, comm));
     if (!m || !train || !o) return NB_FAIL(NB_ERR_ARG, "%s: model, data and options are required", fn);
     if (!nb_comm_many(comm)) return nb_train_check_args(m, train, val, o);
@@ -127,17 +127,23 @@ nb_status nb_dist_check(const nb_model *m, const nb_dataset *train, const nb_dat
     for (int i = 0; i < a.n; i++) {
         if (lo[i] == hi[i]) continue;
         if (a.print[i])
-            return NB_FAIL(NB_ERR_ARG, "nb_train_dist: the %d ranks disagree on the %s: from %lld "
-                           "to %lld", comm->ranks, a.what[i], (long long)lo[i], (long long)hi[i]);
-        return NB_FAIL(NB_ERR_ARG, "nb_train_dist: the %d ranks disagree on the %s (they differ "
-                       "between ranks)", comm->ranks, a.what[i]);
+            return NB_FAIL(NB_ERR_ARG, "%s: the %d ranks disagree on the %s: from %lld to %lld",
+                           fn, comm->ranks, a.what[i], (long long)lo[i], (long long)hi[i]);
+        return NB_FAIL(NB_ERR_ARG, "%s: the %d ranks disagree on the %s (they differ between "
+                       "ranks)", fn, comm->ranks, a.what[i]);
     }
     /* The same arguments everywhere: the checks below agree too. */
     NB_TRY(nb_train_check_args(m, train, val, o));
     if (full && train->rows < (size_t)comm->ranks)
-        return NB_FAIL(NB_ERR_ARG, "nb_train_dist: %zu training rows for %d ranks: full batch "
-                       "needs at least one row per rank", train->rows, comm->ranks);
+        return NB_FAIL(NB_ERR_ARG, "%s: %zu training rows for %d ranks: full batch needs at "
+                       "least one row per rank", fn, train->rows, comm->ranks);
     return NB_OK;
+}
+
+nb_status nb_dist_check(const nb_model *m, const nb_dataset *train, const nb_dataset *val,
+                        const nb_train_options *o, const nb_comm *comm)
+{
+    return dist_check("nb_dist_check", m, train, val, o, comm);
 }
 
 /* ------------------------------------------------------------ the run */
@@ -179,7 +185,7 @@ nb_status nb_train_dist(nb_model *m, const nb_dataset *train, const nb_dataset *
     memset(res, 0, sizeof *res);
     NB_TRY(nb_comm_check("nb_train_dist", comm));
     if (!nb_comm_many(comm)) return nb_train(m, train, val, o, res);
-    NB_TRY(nb_dist_check(m, train, val, o, comm));
+    NB_TRY(dist_check("nb_train_dist", m, train, val, o, comm));
     nb_dist_run d = {.comm = comm, .full = o->batch == 0 || o->batch >= train->rows,
                      .rows_all = train->rows};
     if (!d.full) return nb_train_part(m, train, val, o, &d, res);

@@ -1,7 +1,8 @@
 # abi_check.cmake — the shared library's ABI surface: its soname is
-# libnabla.so.MAJOR, and it exports exactly the functions include/nabla.h
-# declares (all nb_), nothing of nabla's internals. Run by CTest with
-# -DLIB=libnabla.so -DHEADER=include/nabla.h -DMAJOR=N.
+# libnabla.so.MAJOR, and it exports exactly the functions the public
+# headers (include/*.h: nabla.h, nabla_dist.h) declare (all nb_), nothing of
+# nabla's internals. Run by CTest with -DLIB=libnabla.so
+# -DHEADER_DIR=include -DMAJOR=N.
 
 execute_process(COMMAND readelf -d ${LIB} RESULT_VARIABLE rc OUTPUT_VARIABLE dyn)
 if(NOT rc EQUAL 0)
@@ -25,16 +26,19 @@ endforeach()
 
 # The header's functions: declarations start a line with their return type
 # (comments and typedefs of function pointers excluded).
-file(STRINGS ${HEADER} decls REGEX "^[A-Za-z][^(]*[ *]nb_[a-z0-9_]+\\(")
+file(GLOB headers ${HEADER_DIR}/*.h)
 set(declared)
-foreach(d ${decls})
-  if(NOT d MATCHES "^typedef" AND d MATCHES "[ *](nb_[a-z0-9_]+)\\(")
-    list(APPEND declared ${CMAKE_MATCH_1})
-  endif()
+foreach(h ${headers})
+  file(STRINGS ${h} decls REGEX "^[A-Za-z][^(]*[ *]nb_[a-z0-9_]+\\(")
+  foreach(d ${decls})
+    if(NOT d MATCHES "^typedef" AND d MATCHES "[ *](nb_[a-z0-9_]+)\\(")
+      list(APPEND declared ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
 endforeach()
 list(LENGTH declared n_declared)
 if(n_declared LESS 50)
-  message(FATAL_ERROR "${HEADER}: found only ${n_declared} declarations")
+  message(FATAL_ERROR "${HEADER_DIR}: found only ${n_declared} declarations in ${headers}")
 endif()
 
 set(extra ${exported})
@@ -42,8 +46,8 @@ list(REMOVE_ITEM extra ${declared})
 set(missing ${declared})
 list(REMOVE_ITEM missing ${exported})
 if(extra OR missing)
-  message(FATAL_ERROR "${LIB} exports what nabla.h does not declare: ${extra}\n"
-                      "nabla.h declares what ${LIB} does not export: ${missing}")
+  message(FATAL_ERROR "${LIB} exports what the headers do not declare: ${extra}\n"
+                      "the headers declare what ${LIB} does not export: ${missing}")
 endif()
 list(LENGTH exported n)
-message(STATUS "${LIB}: soname libnabla.so.${MAJOR}, exports the ${n} functions of nabla.h")
+message(STATUS "${LIB}: soname libnabla.so.${MAJOR}, exports the ${n} functions of the headers")
