@@ -42,9 +42,15 @@ static nb_status bytes_var(const char *name, uint64_t *field)
     return NB_OK;
 }
 
+/* The cpu threads the command chose itself (0: none); NABLA_THREADS wins. */
+static int chosen_threads;
+
+void nb_cli_choose_threads(int n) { chosen_threads = n; }
+
 nb_status nb_cli_backend_options(nb_backend_options *o)
 {
     nb_backend_options_default(o);
+    o->threads = chosen_threads;
     const char *v;
     /* A thread count is forgiving, as it always was: too many means as
      * many as the library runs, and what is not a count means automatic. */

@@ -30,6 +30,10 @@
  */
 nb_status nb_cli_backend_options(nb_backend_options *o);
 
+/* The cpu backend's thread count when NABLA_THREADS does not set one
+ * (e.g. a rank's share of the node's CPUs); 0: the library's default. */
+void nb_cli_choose_threads(int n);
+
 /* NABLA_OPENCL_LIBRARY, when set, to nb_set_opencl_library: main() calls
  * this before any command, since the loader is opened once per process. */
 nb_status nb_cli_opencl_library(void);

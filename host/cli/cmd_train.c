@@ -75,6 +75,14 @@ static const char train_help[] =
     "is saved (with --save), the log and plot are written, and the last lines\n"
     "say where it stopped.\n"
     "\n"
+    "Under mpirun (mpirun -np K nabla train ..., a build with MPI), K processes\n"
+    "train one model: each takes its share of the rows and the gradients are\n"
+    "summed. Rank 0 alone prints and writes --log, --plot and --save; every rank\n"
+    "reads --resume. Ranks that differ in model, data or options stop with one\n"
+    "message (exit 2); a rank that fails ends the whole job, and the last\n"
+    "checkpoint resumes with any number of ranks. A rank takes its own GPU when\n"
+    "its node has one per rank, else the cpu with its share of the cores.\n"
+    "\n"
     "Exit status: 0 trained, 1 training failed (the loss diverged, a save\n"
     "failed), 2 bad arguments or data, 3 the requested device failed (under\n"
     "auto a device that fails goes on on the cpu, saying so, and the log\n"
@@ -179,10 +187,18 @@ static int check_settings(train_args *a)
     return 1;
 }
 
-int nb_cmd_train(int argc, char **argv)
+int nb_cmd_train(int argc, char **argv) { return nb_cmd_train_dist(argc, argv, NULL); }
+
+int nb_cmd_train_dist(int argc, char **argv, train_dist *dist)
 {
+    int ranks = nb_tdist_ranks(dist);
+    if (ranks > 1) nb_tdist_quiet(dist);
     train_args *a = calloc(1, sizeof *a);
-    if (!a) return nb_cli_usage_error("train", "out of memory");
+    if (!a) {
+        int code = nb_cli_usage_error("train", "out of memory");
+        return ranks > 1 ? nb_tdist_agree(dist, code) : code;
+    }
+    a->dist = ranks > 1 ? dist : NULL;
     nb_data_args_init(&a->data);
     nb_train_options_default(&a->opt);
     a->val = 0.2;
@@ -223,9 +239,13 @@ int nb_cmd_train(int argc, char **argv)
         a->opt.schedule.max_epochs = 0;
     if (a->opt.resume && (code = nb_train_resume_settings(a)) != 0) goto done;
     code = NB_EXIT_USAGE;
+    if (ranks > 1 && nb_tdist_rank(dist) > 0) a->log = a->plot = NULL; /* rank 0 writes them */
     if (!check_settings(a) || nb_train_make_record(a) != 0) goto done;
     code = nb_train_run(a);
 done:
+    /* A rank that stopped before training (an error, --help) still meets
+     * the others, who may be waiting for it. */
+    if (ranks > 1 && !dist->agreed) code = nb_tdist_agree(dist, code);
     nb_data_args_free(&a->data);
     free(a);
     return code;

@@ -7,7 +7,11 @@
 #include "cli/args.h"
 #include "cli/backend_opts.h"
 #include "cli/commands.h"
+#include "cli/train_dist.h"
 #include "nabla.h"
+#ifdef NABLA_HAVE_MPI
+#include "mpi/comm_mpi.h"
+#endif
 
 static const char main_help[] =
     "usage: nabla <command> [options]\n"
@@ -28,7 +32,7 @@ static const char main_help[] =
     "Run 'nabla <command> --help' or 'nabla help <command>' for a command's options.\n"
     "  -h, --help       this help\n"
     "  --version        print the version, the commit it was built from (when\n"
-    "                   known) and the backends compiled in\n"
+    "                   known), the backends compiled in and MPI when it is\n"
     "  --verbose        (with any command) error messages name nabla's source\n"
     "                   location too\n";
 
@@ -46,7 +50,8 @@ static void print_notice(void *user, const char *line)
 #endif
 
 /* `nabla --version`: the library's version, the commit when the build knew
- * it, and the backends this build has (OpenCL is optional at build time). */
+ * it, the backends this build has (OpenCL is optional at build time) and,
+ * when built in, MPI (also optional). */
 static void print_version(void)
 {
     printf("nabla %s\n", nb_version());
@@ -56,6 +61,25 @@ static void print_version(void)
 #else
     puts("backends: cpu");
 #endif
+#ifdef NABLA_HAVE_MPI
+    puts("mpi: built in (mpirun -np K nabla train)");
+#endif
+}
+
+/* Run command cmd (argv from the program's name); the exit status. */
+static int dispatch(const char *cmd, int argc, char **argv)
+{
+    if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return nb_cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0) return nb_cmd_predict(argc - 1, argv + 1);
+    if (strcmp(cmd, "descend") == 0) return nb_cmd_descend(argc - 1, argv + 1);
+    if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return nb_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0) return nb_cmd_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0) return nb_cmd_tune(argc - 1, argv + 1);
+    fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
+    return NB_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -112,15 +136,21 @@ int main(int argc, char **argv)
     nb_set_notice_handler(print_notice, NULL);
     /* The OpenCL loader is chosen once, before any command touches OpenCL. */
     if (nb_cli_opencl_library() != NB_OK) return nb_cli_fail(cmd, NB_ERR_ARG);
-    if (strcmp(cmd, "train") == 0) return nb_cmd_train(argc - 1, argv + 1);
-    if (strcmp(cmd, "devices") == 0) return nb_cmd_devices(argc - 1, argv + 1);
-    if (strcmp(cmd, "eval") == 0) return nb_cmd_eval(argc - 1, argv + 1);
-    if (strcmp(cmd, "predict") == 0) return nb_cmd_predict(argc - 1, argv + 1);
-    if (strcmp(cmd, "descend") == 0) return nb_cmd_descend(argc - 1, argv + 1);
-    if (strcmp(cmd, "gradcheck") == 0) return nb_cmd_gradcheck(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench") == 0) return nb_cmd_bench(argc - 1, argv + 1);
-    if (strcmp(cmd, "import") == 0) return nb_cmd_import(argc - 1, argv + 1);
-    if (strcmp(cmd, "tune") == 0) return nb_cmd_tune(argc - 1, argv + 1);
-    fprintf(stderr, "nabla: unknown command '%s' (see nabla --help)\n", cmd);
-    return NB_EXIT_USAGE;
+#ifdef NABLA_HAVE_MPI
+    /* Under mpirun: MPI is started only then, so a plain run never
+     * touches it. */
+    if (nb_mpi_launched()) return nb_cli_mpi_main(cmd, argc, argv, dispatch);
+#else
+    /* Under mpirun with several ranks, each copy would train alone, all
+     * writing the same files: say so once, from the first rank. */
+    int env_rank, env_ranks = nb_cli_env_ranks(&env_rank);
+    if (env_ranks > 1) {
+        if (env_rank == 0)
+            fprintf(stderr, "nabla %s: MPI is not built in, so the %d ranks of this job cannot "
+                            "work together (build with -DNABLA_MPI=ON and Open MPI)\n", cmd,
+                    env_ranks);
+        return NB_EXIT_USAGE;
+    }
+#endif
+    return dispatch(cmd, argc, argv);
 }

@@ -8,6 +8,7 @@
 #define NB_CLI_TRAIN_ARGS_H
 
 #include "cli/data_args.h"
+#include "cli/train_dist.h"
 #include "nabla.h"
 
 enum { NB_TRAIN_MAX_LAYERS = 64 };
@@ -41,6 +42,9 @@ typedef struct train_args {
     int argc;
     char **argv;
     unsigned char given[1100];
+    /* The ranks this run is one of under mpirun (train_dist.h); NULL: a
+     * plain run. */
+    train_dist *dist;
 } train_args;
 
 /* Parse one option of train (its own, data or schedule); 1 to go on, 0

@@ -8,6 +8,12 @@
  * failure during training goes on on the cpu from the library's last host
  * copy (nb_train_options.fallback), and one before training starts the run
  * again on the cpu. Either says so in one line and in the log.
+ *
+ * As one of several ranks (mpirun; train_dist.h) it has no such fallback:
+ * every rank sets up alike, all meet before training, check together that
+ * they run the same thing, and train with nb_train_dist; rank 0 alone
+ * prints and writes the log and plot, and a rank that fails during
+ * training ends the whole job.
  */
 #include <math.h>
 #include <signal.h>
@@ -130,7 +136,7 @@ static int standardize(nb_model *m, const nb_dataset *tr)
 }
 
 static void print_header(const train_args *a, const nb_model *m, const nb_dataset *tr,
-                         const nb_dataset *va, const nb_backend *be)
+                         const nb_dataset *va, const nb_backend *be, int ranks)
 {
     char arch[512];
     nb_report_arch(arch, sizeof arch, m);
@@ -141,10 +147,12 @@ static void print_header(const train_args *a, const nb_model *m, const nb_datase
     else
         printf("batch %zu", a->opt.batch);
     const nb_schedule *sc = &a->opt.schedule;
-    printf(", %s, lr %g%s%s, seed %llu, device %s\n", nb_optim_name(sc->optim), sc->lr,
+    printf(", %s, lr %g%s%s, seed %llu, device %s", nb_optim_name(sc->optim), sc->lr,
            sc->lr_kind != NB_LR_CONSTANT ? " " : "",
            sc->lr_kind != NB_LR_CONSTANT ? nb_lr_kind_name(sc->lr_kind) : "",
            (unsigned long long)a->opt.seed, nb_backend_name(be));
+    if (ranks > 1) printf(", %d ranks", ranks);
+    putchar('\n');
     if (sc->line_search) printf("line search: Armijo c = %g, from alpha = %g\n", sc->armijo_c, sc->lr);
 }
 
@@ -242,6 +250,10 @@ static int train_on(train_args *a, const char *device, const char *restarted, ch
     nb_status st;
     nb_report rep;
     memset(&rep, 0, sizeof rep);
+    /* Every rank reports alike (the report's measurements are collective);
+     * only rank 0 writes the log and the plot. */
+    int ranks = nb_tdist_ranks(a->dist);
+    bool writer = nb_tdist_rank(a->dist) == 0;
     if (a->opt.resume) { /* the model first: its class names read the labels */
         if ((code = nb_cli_open_backend("train", device, &be)) != 0) goto done;
         if ((st = nb_model_load(be, a->opt.resume, &m)) != NB_OK) {
@@ -269,7 +281,7 @@ static int train_on(train_args *a, const char *device, const char *restarted, ch
         if ((code = name_classes(m, tr)) != 0) goto done;
         if (a->standardize && (code = standardize(m, tr)) != 0) goto done;
     }
-    if (a->log && !(log = fopen(a->log, "w"))) {
+    if (a->log && writer && !(log = fopen(a->log, "w"))) {
         code = nb_cli_usage_error("train", "--log: cannot open '%s' for writing", a->log);
         goto done;
     }
@@ -294,29 +306,53 @@ static int train_on(train_args *a, const char *device, const char *restarted, ch
     rep.max_epochs = a->opt.schedule.max_epochs;
     rep.rows = nb_dataset_rows(tr);
     rep.classify = nb_dataset_classes(tr) > 0;
-    rep.bar = !full && isatty(fileno(stdout));
-    rep.keep_history = a->plot != NULL;
+    /* Not under mpirun: it hands the ranks a terminal of its own even
+     * when its output goes to a file. */
+    rep.bar = !full && isatty(fileno(stdout)) && ranks == 1;
+    rep.keep_history = a->plot != NULL && writer;
     a->opt.on_epoch = nb_report_epoch;
     a->opt.on_batch = nb_report_batch;
     a->opt.user = &rep;
-    a->opt.report_every = (log || a->plot) ? 1 : a->print_every;
-    print_header(a, m, tr, va, be);
-    fflush(stdout);
+    a->opt.report_every = (a->log || a->plot) ? 1 : a->print_every;
     if (a->profile && (st = nb_backend_profile_enable(be, 1)) != NB_OK) {
         code = nb_cli_fail("train", st);
         goto done;
     }
+    if (ranks > 1) {
+        /* Every rank is set up, or the lowest that is not says why. */
+        int agreed = nb_tdist_agree(a->dist, -1);
+        if (agreed != -1) {
+            code = agreed;
+            goto done;
+        }
+        /* A difference every rank sees: said once, every rank exits 2. */
+        if ((st = nb_dist_check(m, tr, va, &a->opt, a->dist->comm)) != NB_OK) {
+            if (writer) fprintf(stderr, "nabla train: %s\n", nb_cli_error());
+            code = nb_cli_exit_for(st);
+            goto done;
+        }
+        if (a->dist->line[0]) printf("%s\n", a->dist->line);
+    }
+    print_header(a, m, tr, va, be, ranks);
+    fflush(stdout);
     nb_result res;
     stop_signal = 0;
     a->opt.interrupt = &stop_signal;
     catch_stop_signals();
-    st = nb_train(m, tr, va, &a->opt, &res);
+    if (ranks > 1)
+        st = nb_train_dist(m, tr, va, &a->opt, a->dist->comm, &res);
+    else
+        st = nb_train(m, tr, va, &a->opt, &res);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     nb_report_clear_bar(&rep);
     bool trained = st == NB_OK || st == NB_ERR_NONFINITE || st == NB_ERR_DIVERGED;
+    /* The others may be waiting for this rank in an exchange: only the
+     * end of the whole job frees them. The checkpoint is written
+     * atomically, so the last one survives. */
+    if (!trained && ranks > 1) nb_tdist_fail(a->dist, nb_cli_error(), exit_status(st, &res));
     int plot_failed = 0;
-    if (trained && a->plot && rep.n > 0) {
+    if (trained && a->plot && writer && rep.n > 0) {
         char title[1024];
         nb_report_title(title, sizeof title, m, a->data.data);
         plot_failed = nb_report_plot(&rep, a->plot, a->plot_log, title) != 0; /* says why */
@@ -331,7 +367,7 @@ static int train_on(train_args *a, const char *device, const char *restarted, ch
     }
     print_end(a, st, &res, va);
     if (a->profile) nb_cli_print_profile(stdout, be, res.seconds);
-    if (a->plot && rep.n > 0 && !plot_failed) printf("plot: %s\n", a->plot);
+    if (a->plot && writer && rep.n > 0 && !plot_failed) printf("plot: %s\n", a->plot);
     code = exit_status(st, &res);
     if (code == NB_EXIT_OK && plot_failed) code = NB_EXIT_FAIL;
     goto done;
@@ -357,6 +393,12 @@ int nb_train_run(train_args *a)
 {
     train_args first = *a; /* the settings as parsed: a try adapts them */
     char why[512];
+    if (a->dist) {
+        /* Each rank's own device, never "auto": no restart on the cpu. */
+        a->device = nb_tdist_device(a->dist, a->device, a->dist->line, sizeof a->dist->line);
+        int code = train_on(a, a->device, NULL, why, sizeof why);
+        return code == RETRY_ON_CPU ? NB_EXIT_DEVICE : code;
+    }
     int code = train_on(a, a->device, NULL, why, sizeof why);
     if (code != RETRY_ON_CPU) return code;
     nb_data_args data = a->data; /* standard input, once read, is kept */

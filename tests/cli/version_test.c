@@ -2,7 +2,8 @@
  * version_test.c — one version, in one place: the header's numbers, its
  * string, nb_version() and the project's version (passed in by CMake) all
  * agree, and `nabla --version` prints it with the commit (when the build
- * knew it) and exactly the backends this build compiled in.
+ * knew it), exactly the backends this build compiled in, and MPI when
+ * it is built in.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,9 +40,11 @@ static void test_cli_version(void **state)
         print_error("nabla --version printed:\n%s\nwanted it to start with:\n%s", out_text, want);
         fail();
     }
-    /* Then the backends compiled in, and nothing after them. */
-    assert_string_equal(out_text + n,
-                        NB_TEST_OPENCL ? "backends: cpu opencl\n" : "backends: cpu\n");
+    /* Then the backends compiled in, MPI when it is, and nothing after. */
+    char rest[256];
+    snprintf(rest, sizeof rest, "%s%s", NB_TEST_OPENCL ? "backends: cpu opencl\n" : "backends: cpu\n",
+             NB_TEST_MPI ? "mpi: built in (mpirun -np K nabla train)\n" : "");
+    assert_string_equal(out_text + n, rest);
     assert_string_equal(err_text, "");
 }
 
