@@ -297,8 +297,9 @@ static nb_status check_same_theta(trainer *t, long iters)
     NB_TRY(nb_comm_minmax_i64(t->comm, &h, &lo, &hi, 1, "the parameters' fingerprint"));
     if (lo != hi)
         return NB_FAIL(NB_ERR_INTERNAL, "nb_train_dist: the ranks' parameters differ after %ld "
-                                        "updates: the communicator's all-reduce must give every "
-                                        "rank the same bits", iters);
+                                        "updates: every rank must run the same kind of backend "
+                                        "and device, and the communicator's all-reduce must give "
+                                        "every rank the same bits", iters);
     return NB_OK;
 }
 

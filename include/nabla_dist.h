@@ -70,7 +70,8 @@ nb_status nb_dist_check(const nb_model *m, const nb_dataset *train, const nb_dat
 
 /*
  * nb_train across comm->ranks processes; every rank calls it with the same
- * arguments (nb_dist_check), each with its own model and backend. comm NULL
+ * arguments (nb_dist_check), each with its own model and backend, all of
+ * one kind (the same update must give the same bits everywhere). comm NULL
  * or with one rank: exactly nb_train.
  *
  * The data. Full batch: rank r keeps only its shard of the training rows,
