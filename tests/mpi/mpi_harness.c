@@ -300,3 +300,11 @@ nb_status mh_train(int dist, nb_model *m, const nb_dataset *train, const nb_data
             nb_status_str(want), nb_last_error());
     return st;
 }
+
+void mh_close_loss(const char *what, double got, double want)
+{
+    mh_note("%s: loss %.9g on %d ranks, %.9g in one process (relative diff %.2g)", what, got,
+            H.ranks, want, fabs(got - want) / fabs(want));
+    if (!(fabs(got - want) <= 1e-6 * fabs(want)))
+        mh_fail("%s: loss %.9g on %d ranks, %.9g in one process", what, got, H.ranks, want);
+}

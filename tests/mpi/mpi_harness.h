@@ -94,6 +94,12 @@ int mh_same_str(const char *what, const char *s);
 int mh_close(const char *what, const float *got, const float *want, size_t n, double atol,
              double rtol);
 
+/* A final loss on K ranks (got) against one process's (want): within 1e-6
+ * relative. It is a float32 sum over rows, reassociated as the gradient
+ * is; measured ≤ 6e-8 relative (one ulp) at 2 and 3 ranks, so 1e-6 allows
+ * 16 ulps. */
+void mh_close_loss(const char *what, double got, double want);
+
 /* The same run's results on every rank: status, halt, iters, epochs and
  * why; and the parameters' bits (m NULL: not those). Collective. */
 void mh_same_result(const char *what, nb_status st, const nb_result *r, const nb_model *m);
