@@ -3,7 +3,8 @@
 # runs it: one header and one final line from the job (rank 0 prints), the
 # checkpoint written, the TCP path, checkpoints that cross between 2 ranks
 # and one process both ways, a mismatch between ranks said once with exit
-# status 2, and another command refused across ranks.
+# status 2, another command refused across ranks, and a failure on one
+# rank during training ending the whole job.
 # Usage: mpi_cli_test.sh NABLA MPIEXEC WORK_DIR
 set -u
 nabla=$1 mpiexec=$2 work=$3
@@ -61,6 +62,26 @@ run mpi -np 1 "$nabla" train --epochs 2 : -np 1 "$nabla" train --epochs 2 --data
 run mpi -np 2 "$nabla" eval two.st
 [ "$rc" -eq 2 ] || bad "(e) exit $rc, not 2"
 [ "$(count "only 'nabla train' runs across ranks" err.txt)" -eq 1 ] || bad "(e) not one refusal: $(cat err.txt)"
+
+# (f) a failure one rank alone sees during training: rank 0's checkpoint
+# directory is moved away (in one step: removing it would race with the
+# saves), so its next save fails; it says so, naming itself, and ends the
+# whole job (the other rank would wait for it forever).
+mkdir gone
+mpi -np 2 "$nabla" train --epochs 1000000 --save gone/run.st >out.txt 2>err.txt &
+job=$!
+for _ in $(seq 100); do [ -s gone/run.st ] && break; sleep 0.1; done
+mv gone moved
+for _ in $(seq 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
+if kill -0 $job 2>/dev/null; then
+    kill -9 $job; bad "(f) the job did not end within 30 s of rank 0's failure"
+else
+    wait $job; rc=$?
+    [ "$rc" -ne 0 ] || bad "(f) exit 0 after a failed save"
+    [ "$(count '^nabla train: rank 0 of 2: .*gone/run.st' err.txt)" -eq 1 ] ||
+        bad "(f) rank 0's failure not said once: $(cat err.txt)"
+    [ -s moved/run.st ] || bad "(f) the last checkpoint is gone"
+fi
 
 if [ $fail -ne 0 ]; then
     echo "--- last stdout"; cat out.txt; echo "--- last stderr"; cat err.txt
